@@ -1,0 +1,52 @@
+"""The preprocess stage: validate both CSVs, render the model text, split, write parquet files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from papercls.io import atomic_dir, write_json
+from papercls.schema import load_test, load_train
+from papercls.text import SEP, assign_folds, build_texts, split_train_valid, template_fields
+
+
+def prepare_frames(
+    train_csv: str | Path, test_csv: str | Path, cfg: dict[str, Any]
+) -> dict[str, Any]:
+    """Validate and transform; nothing is written. Returns frames and meta."""
+    template = cfg["text_template"]
+    template_fields(template)
+    train = load_train(train_csv)
+    test = load_test(test_csv)
+    labels = train["label"].to_numpy()
+    tr_idx, va_idx = split_train_valid(labels, float(cfg["valid_size"]), int(cfg["seed"]))
+    texts = build_texts(train, template)
+    labelled = pd.DataFrame({"uuid": train["uuid"], "text": texts, "label": train["label"]})
+    tr = labelled.iloc[tr_idx].reset_index(drop=True)
+    tr["fold"] = assign_folds(tr["label"].to_numpy(), int(cfg.get("folds", 5)), int(cfg["seed"]))
+    va = labelled.iloc[va_idx].reset_index(drop=True)
+    te = pd.DataFrame({"uuid": test["uuid"], "text": build_texts(test, template)})
+    meta = {
+        "n_train": len(tr),
+        "n_valid": len(va),
+        "n_test": len(te),
+        "prior": float(labels.mean()),
+        "sep": SEP,
+        "template": template,
+    }
+    return {"train": tr, "valid": va, "test": te, "meta": meta}
+
+
+def run_preprocess(
+    train_csv: str | Path, test_csv: str | Path, out_dir: str | Path, cfg: dict[str, Any]
+) -> dict[str, Any]:
+    """Validate first; then write train/valid/test parquet and meta.json into ``out_dir``
+    as one unit (a temporary folder renamed into place), so a failure leaves no output."""
+    frames = prepare_frames(train_csv, test_csv, cfg)
+    with atomic_dir(out_dir) as tmp:
+        for name in ("train", "valid", "test"):
+            frames[name].to_parquet(tmp / f"{name}.parquet", index=False)
+        write_json(frames["meta"], tmp / "meta.json")
+    return frames["meta"]

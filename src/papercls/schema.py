@@ -1,0 +1,110 @@
+"""The data contract of the challenge's CSVs and its validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from papercls.errors import InputError
+from papercls.io import read_csv_checked
+
+TEXT_FIELDS = ["title", "author", "abstract", "Keywords"]
+TRAIN_REQUIRED = ["uuid", "title", "author", "abstract", "label"]
+TRAIN_OPTIONAL = ["Keywords"]
+TEST_REQUIRED = ["uuid", "title", "abstract"]
+TEST_OPTIONAL = ["author", "Keywords"]
+LABELS = {0: "other", 1: "medical"}
+MAX_FIELD_CHARS = 1_000_000
+
+
+def _row(idx: int) -> int:
+    """1-based data-row number of a 0-based frame position (the header is row 0)."""
+    return int(idx) + 1
+
+
+def _check_uuids(df: pd.DataFrame, path: Path) -> None:
+    uuids = df["uuid"].str.strip()
+    empty = uuids == ""
+    if empty.any():
+        raise InputError(path, "empty uuid", row=_row(empty.to_numpy().argmax()), column="uuid")
+    dup = uuids.duplicated(keep="first")
+    if dup.any():
+        pos = int(dup.to_numpy().argmax())
+        first = int((uuids == uuids.iloc[pos]).to_numpy().argmax())
+        raise InputError(
+            path,
+            f"duplicate uuid {uuids.iloc[pos]!r} (first seen at row {_row(first)})",
+            row=_row(pos),
+            column="uuid",
+        )
+    df["uuid"] = uuids
+
+
+def _check_text(df: pd.DataFrame, path: Path) -> None:
+    for col in TEXT_FIELDS:
+        if col not in df.columns:
+            continue
+        lengths = df[col].str.len()
+        too_long = lengths > MAX_FIELD_CHARS
+        if too_long.any():
+            pos = int(too_long.to_numpy().argmax())
+            raise InputError(
+                path,
+                f"field has {int(lengths.iloc[pos]):,} characters (limit {MAX_FIELD_CHARS:,})",
+                row=_row(pos),
+                column=col,
+            )
+    # Titles and abstracts may be empty (filled with ""), but not both: the row would carry no text.
+    no_text = (df["title"].str.strip() == "") & (df["abstract"].str.strip() == "")
+    if no_text.any():
+        raise InputError(
+            path, "both title and abstract are empty", row=_row(no_text.to_numpy().argmax()),
+            column="title",
+        )
+
+
+def _parse_labels(df: pd.DataFrame, path: Path) -> pd.Series:
+    raw = df["label"].str.strip()
+    ok = raw.isin(["0", "1", "0.0", "1.0"])
+    if not ok.all():
+        pos = int((~ok).to_numpy().argmax())
+        value = raw.iloc[pos]
+        what = "missing label" if value == "" else f"label {value!r} is not 0 or 1"
+        raise InputError(path, what, row=_row(pos), column="label")
+    labels = raw.map(lambda v: int(float(v))).astype("int64")
+    if labels.nunique() < 2:
+        raise InputError(
+            path,
+            f"training data has one class only (every label is {int(labels.iloc[0])}); "
+            "both 0 and 1 are needed",
+            column="label",
+        )
+    return labels
+
+
+def validate_train(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Check a labelled frame (strings as read by ``read_csv_checked``); return a clean copy."""
+    path = Path(path)
+    df = df.copy()
+    _check_uuids(df, path)
+    _check_text(df, path)
+    df["label"] = _parse_labels(df, path)
+    return df
+
+
+def validate_test(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Check an unlabelled frame; a ``label`` column, if present, is ignored."""
+    path = Path(path)
+    df = df.copy()
+    _check_uuids(df, path)
+    _check_text(df, path)
+    return df.drop(columns=["label"], errors="ignore")
+
+
+def load_train(path: str | Path) -> pd.DataFrame:
+    return validate_train(read_csv_checked(path, TRAIN_REQUIRED, TRAIN_OPTIONAL), path)
+
+
+def load_test(path: str | Path) -> pd.DataFrame:
+    return validate_test(read_csv_checked(path, TEST_REQUIRED, TEST_OPTIONAL), path)
