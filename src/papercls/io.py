@@ -17,10 +17,11 @@ import pandas as pd
 from papercls.errors import InputError
 
 _SNIFF_BYTES = 64 * 1024
+csv.field_size_limit(256 * 1024 * 1024)  # a field may be huge; text.py caps what the model sees
 
 
 def _check_bytes(path: Path) -> str:
-    """Return the decoded text of ``path`` or raise InputError for empty, binary or non-UTF-8 files."""
+    """Decoded text of ``path``; InputError for a missing, empty, binary or non-UTF-8 file."""
     if not path.exists():
         raise InputError(path, "file not found")
     if path.is_dir():
@@ -88,7 +89,9 @@ def read_csv_checked(
                     row=i,
                 )
     except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc}); the file may be truncated", row=i + 1) from None
+        raise InputError(
+            path, f"malformed CSV ({exc}); the file may be truncated", row=i + 1
+        ) from None
     try:
         df = pd.read_csv(
             path,

@@ -15,7 +15,6 @@ TRAIN_OPTIONAL = ["Keywords"]
 TEST_REQUIRED = ["uuid", "title", "abstract"]
 TEST_OPTIONAL = ["author", "Keywords"]
 LABELS = {0: "other", 1: "medical"}
-MAX_FIELD_CHARS = 1_000_000
 
 
 def _row(idx: int) -> int:
@@ -42,24 +41,13 @@ def _check_uuids(df: pd.DataFrame, path: Path) -> None:
 
 
 def _check_text(df: pd.DataFrame, path: Path) -> None:
-    for col in TEXT_FIELDS:
-        if col not in df.columns:
-            continue
-        lengths = df[col].str.len()
-        too_long = lengths > MAX_FIELD_CHARS
-        if too_long.any():
-            pos = int(too_long.to_numpy().argmax())
-            raise InputError(
-                path,
-                f"field has {int(lengths.iloc[pos]):,} characters (limit {MAX_FIELD_CHARS:,})",
-                row=_row(pos),
-                column=col,
-            )
     # Titles and abstracts may be empty (filled with ""), but not both: the row would carry no text.
     no_text = (df["title"].str.strip() == "") & (df["abstract"].str.strip() == "")
     if no_text.any():
         raise InputError(
-            path, "both title and abstract are empty", row=_row(no_text.to_numpy().argmax()),
+            path,
+            "both title and abstract are empty",
+            row=_row(no_text.to_numpy().argmax()),
             column="title",
         )
 

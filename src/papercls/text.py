@@ -11,6 +11,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 SEP = "[SEP]"
 FIELDS = ("title", "author", "abstract", "Keywords")
+# A field longer than this is cut before rendering: no tokenizer window comes near it, and a
+# pathological 10 MB abstract would otherwise cost memory and time in every later stage.
+MAX_FIELD_CHARS = 20_000
 _WS = re.compile(r"\s+")
 _REPEATED_SEP = re.compile(r"(?:\s*\[SEP\])+")
 
@@ -50,7 +53,9 @@ def build_texts(df: pd.DataFrame, template: str) -> list[str]:
         values = df[f].fillna("").astype(str).tolist() if f in df.columns else [""] * len(df)
         if f == "author":
             values = [dedupe_authors(v) for v in values]
-        columns[f] = [normalize_whitespace(v) for v in values]
+        columns[f] = [
+            normalize_whitespace(v[: 2 * MAX_FIELD_CHARS])[:MAX_FIELD_CHARS] for v in values
+        ]
     out = []
     for i in range(len(df)):
         row = {f: columns[f][i] for f in columns}

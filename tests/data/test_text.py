@@ -1,0 +1,49 @@
+"""Model text rendering and splitting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from papercls.text import assign_folds, build_texts, dedupe_authors, split_train_valid
+
+
+def test_template_renders_and_drops_empty_fields() -> None:
+    df = pd.DataFrame(
+        {"title": ["  A\ttitle ", "B"], "abstract": ["x\n\ny", "z"], "Keywords": ["k1, k2", ""]}
+    )
+    texts = build_texts(df, "{title} {sep} {Keywords} {sep} {abstract}")
+    assert texts == ["A title [SEP] k1, k2 [SEP] x y", "B [SEP] z"]
+
+
+def test_template_rejects_unknown_field() -> None:
+    with pytest.raises(ValueError, match="unknown field"):
+        build_texts(pd.DataFrame({"title": ["a"]}), "{title} {journal}")
+
+
+def test_missing_column_renders_empty() -> None:
+    assert build_texts(pd.DataFrame({"title": ["T"]}), "{title} {sep} {Keywords}") == ["T"]
+
+
+def test_repeated_author_list_is_deduplicated() -> None:
+    assert dedupe_authors("Ann Lee, Bo Li, Ann Lee, Bo Li") == "Ann Lee, Bo Li"
+    assert dedupe_authors("Ann Lee, Bo Li, Cy Ho") == "Ann Lee, Bo Li, Cy Ho"
+
+
+def test_split_is_seeded_and_stratified() -> None:
+    labels = np.array([0] * 70 + [1] * 30)
+    tr1, va1 = split_train_valid(labels, 0.2, seed=7)
+    tr2, va2 = split_train_valid(labels, 0.2, seed=7)
+    _, va3 = split_train_valid(labels, 0.2, seed=8)
+    assert np.array_equal(va1, va2) and not np.array_equal(va1, va3)
+    assert len(va1) == 20 and labels[va1].sum() == 6
+    assert set(tr1) | set(va1) == set(range(100)) and not set(tr1) & set(va1)
+
+
+def test_folds_are_stratified() -> None:
+    labels = np.array([0] * 50 + [1] * 25)
+    folds = assign_folds(labels, 5, seed=3)
+    assert sorted(set(folds)) == [0, 1, 2, 3, 4]
+    for k in range(5):
+        assert labels[folds == k].sum() == 5
