@@ -1,0 +1,256 @@
+"""Submission writing (the predict stage) and ``papercls predict`` for any CSV.
+
+Labels are 1 where ``prob >= threshold``. Files are written atomically (``papercls.io``); the
+stage's two files are renamed into place only once both are complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from papercls.io import atomic_path
+from papercls.metrics import predict_labels
+
+DEFAULT_TEMPLATE = "{title} {sep} {Keywords} {sep} {abstract}"
+
+
+def load_threshold(thresholds_file: str | Path, model: str) -> float:
+    """The ``threshold`` of ``model`` in a thresholds.json written by tune_thresholds."""
+    path = Path(thresholds_file)
+    if not path.exists():
+        raise FileNotFoundError(f"thresholds file {path} not found: run tune_thresholds first")
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(table, dict) or model not in table:
+        known = sorted(table) if isinstance(table, dict) else []
+        raise ValueError(f"{path}: no threshold for model {model!r} (models there: {known})")
+    entry = table[model]
+    value = entry.get("threshold") if isinstance(entry, dict) else entry
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: threshold of {model!r} is not a number: {value!r}") from None
+    if not np.isfinite(threshold):
+        raise ValueError(f"{path}: threshold of {model!r} is not finite")
+    return threshold
+
+
+def _examples(values: list[str], k: int = 3) -> str:
+    return ", ".join(repr(v) for v in values[:k]) + (", ..." if len(values) > k else "")
+
+
+def align_to_test(
+    probs: pd.DataFrame, test_uuids: list[str], source: str = "predictions", ref: str = "test"
+) -> pd.DataFrame:
+    """Return ``probs`` (uuid, prob) reordered to ``test_uuids``; raises ValueError unless both
+    hold the same unique uuids (message names ``source`` and ``ref``)."""
+    uuids = [str(u) for u in probs["uuid"].tolist()]
+    ref_uuids = [str(u) for u in test_uuids]
+    for what, values in ((source, uuids), (ref, ref_uuids)):
+        series = pd.Series(values)
+        dup = series.duplicated()
+        if dup.any():
+            raise ValueError(f"{what}: duplicate uuid(s) {_examples(series[dup].tolist())}")
+    if len(uuids) != len(ref_uuids) or set(uuids) != set(ref_uuids):
+        have, want = set(uuids), set(ref_uuids)
+        missing = [u for u in ref_uuids if u not in have]
+        extra = [u for u in uuids if u not in want]
+        msg = f"{source} has {len(uuids)} rows but {ref} has {len(ref_uuids)}"
+        if missing:
+            msg += f"; {len(missing)} test uuid(s) without a prediction ({_examples(missing)})"
+        if extra:
+            msg += f"; {len(extra)} uuid(s) not in the test set ({_examples(extra)})"
+        raise ValueError(f"uuid mismatch: {msg}")
+    out = pd.DataFrame({"uuid": uuids, "prob": probs["prob"].to_numpy(dtype=np.float64)})
+    return out.set_index("uuid").loc[ref_uuids].reset_index()
+
+
+def write_submission(
+    model: str = "topline",
+    predictions_dir: str | Path = "predictions",
+    thresholds_file: str | Path = "metrics/thresholds.json",
+    prepared_test: str | Path = "data/prepared/test.parquet",
+    output: str | Path = "submission.csv",
+    probs_output: str | Path = "predictions/submission_probs.csv",
+) -> dict[str, Any]:
+    """Write ``output`` (uuid,label) and ``probs_output`` (uuid,prob,label): one row per test uuid
+    in the prepared test order, labels from the model's tuned threshold. Returns a summary."""
+    from papercls.evaluate import load_test_probs, prediction_path
+
+    pred_path = prediction_path(predictions_dir, model, "test")
+    probs = load_test_probs(pred_path, model)
+    threshold = load_threshold(thresholds_file, model)
+    prepared_test = Path(prepared_test)
+    if not prepared_test.exists():
+        raise FileNotFoundError(f"prepared test file {prepared_test} not found: run preprocess")
+    test_uuids = pd.read_parquet(prepared_test, columns=["uuid"])["uuid"].tolist()
+    sub = align_to_test(probs, test_uuids, str(pred_path), str(prepared_test))
+    sub["label"] = predict_labels(sub["prob"].to_numpy(), threshold)
+    with atomic_path(output) as tmp_sub, atomic_path(probs_output) as tmp_probs:
+        sub[["uuid", "label"]].to_csv(tmp_sub, index=False, lineterminator="\n")
+        sub[["uuid", "prob", "label"]].to_csv(tmp_probs, index=False, lineterminator="\n")
+    return {
+        "model": model,
+        "threshold": threshold,
+        "n": len(sub),
+        "positives": int(sub["label"].sum()),
+        "positive_rate": float(sub["label"].mean()),
+        "output": str(output),
+        "probs_output": str(probs_output),
+    }
+
+
+def default_template() -> str:
+    """The template the models were trained with: data/prepared/meta.json, else params.yaml's
+    preprocess.text_template, else the project default."""
+    from papercls.params import load_params, repo_root
+
+    meta = repo_root() / "data" / "prepared" / "meta.json"
+    try:
+        template = json.loads(meta.read_text(encoding="utf-8")).get("template")
+        if template:
+            return str(template)
+    except (OSError, ValueError):
+        pass
+    try:
+        template = (load_params().get("preprocess") or {}).get("text_template")
+        if template:
+            return str(template)
+    except (OSError, ValueError):
+        pass
+    return DEFAULT_TEMPLATE
+
+
+def is_tfidf_dir(model_dir: str | Path) -> bool:
+    """A TF-IDF model folder holds ``tfidf.json``; anything else is read as an encoder folder
+    (``config.json``, or k-fold ``fold_<k>/config.json`` sub-folders)."""
+    from papercls.tfidf import CONFIG_FILE
+
+    return (Path(model_dir) / CONFIG_FILE).is_file()
+
+
+def predict_probs(
+    model_dir: str | Path,
+    texts: list[str],
+    max_length: int | None = None,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """P(label 1) of ``texts`` with the model saved in ``model_dir``: TF-IDF, an encoder, or a
+    k-fold encoder folder (mean over the fold models). ``max_length`` None: the length the
+    encoder was trained with."""
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(f"model folder {model_dir} not found")
+    if is_tfidf_dir(model_dir):
+        from papercls.tfidf import TfidfClassifier
+
+        probs = TfidfClassifier.load(model_dir).predict_proba(texts)
+    else:
+        from papercls.inference import predict_dir_proba
+
+        probs = predict_dir_proba(model_dir, texts, max_length=max_length, batch_size=batch_size)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != (len(texts),) or not np.isfinite(probs).all():
+        raise RuntimeError(
+            f"model {model_dir} returned {probs.shape} probabilities for {len(texts)} texts"
+        )
+    return probs
+
+
+def predict_csv(
+    model_dir: str | Path,
+    csv_path: str | Path,
+    out_path: str | Path,
+    threshold: float = 0.5,
+    template: str | None = None,
+    max_length: int | None = None,
+    batch_size: int = 32,
+    with_prob: bool = False,
+) -> pd.DataFrame:
+    """Classify any test-format CSV (uuid,title,abstract[,author][,Keywords]): validate it, build
+    texts with the template (default: see :func:`default_template`), predict with the model in
+    ``model_dir``, write ``out_path`` (uuid,label[,prob]) in input order. Returns the frame."""
+    from papercls.io import read_csv_checked
+    from papercls.schema import TEST_OPTIONAL, TEST_REQUIRED, validate_test
+    from papercls.text import build_texts, template_fields
+
+    template = template or default_template()
+    template_fields(template)
+    df = validate_test(read_csv_checked(csv_path, TEST_REQUIRED, TEST_OPTIONAL), csv_path)
+    texts = build_texts(df, template)
+    probs = predict_probs(model_dir, texts, max_length=max_length, batch_size=batch_size)
+    out = pd.DataFrame({"uuid": df["uuid"].tolist(), "label": predict_labels(probs, threshold)})
+    if with_prob:
+        out["prob"] = probs
+    with atomic_path(out_path) as tmp:
+        out.to_csv(tmp, index=False, lineterminator="\n")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="papercls predict",
+        description="Classify a CSV of papers (uuid,title,abstract[,author][,Keywords]) and "
+        "write uuid,label (1 = medical).",
+    )
+    ap.add_argument("--model-dir", required=True, help="saved model folder (models/<name>)")
+    ap.add_argument("--input", required=True, help="CSV to classify")
+    ap.add_argument("--output", required=True, help="CSV to write (uuid,label)")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--threshold", type=float, default=None, help="decision threshold (0.5)")
+    src.add_argument(
+        "--thresholds-file", default=None, help="thresholds.json written by tune_thresholds"
+    )
+    ap.add_argument(
+        "--model-name",
+        default=None,
+        help="entry of --thresholds-file to use (default: the model folder's name)",
+    )
+    ap.add_argument("--template", default=None, help="text template (default: the trained one)")
+    ap.add_argument(
+        "--max-length", type=int, default=None, help="tokens per text (default: as trained)"
+    )
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--with-prob", action="store_true", help="add a prob column")
+    return ap
+
+
+def predict_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``papercls predict``; returns the exit status (2 on bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.thresholds_file:
+            name = args.model_name or Path(args.model_dir).resolve().name
+            threshold = load_threshold(args.thresholds_file, name)
+        else:
+            threshold = 0.5 if args.threshold is None else args.threshold
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        if (args.max_length is not None and args.max_length < 1) or args.batch_size < 1:
+            raise ValueError("--max-length and --batch-size must be positive")
+        out = predict_csv(
+            args.model_dir,
+            args.input,
+            args.output,
+            threshold=threshold,
+            template=args.template,
+            max_length=args.max_length,
+            batch_size=args.batch_size,
+            with_prob=args.with_prob,
+        )
+    except (ValueError, FileNotFoundError) as exc:  # InputError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {args.output}: {len(out)} rows, {int(out['label'].sum())} medical "
+        f"(threshold {threshold:.4g})"
+    )
+    return 0

@@ -1,0 +1,30 @@
+"""DVC stage: figures at threshold 0.5 and curve files for every model, plus a summary table."""
+
+import sys
+
+from papercls.evaluate import run_evaluate
+from papercls.params import load_params, repo_root
+
+
+def main() -> int:
+    cfg = load_params().get("evaluate") or {}
+    root = repo_root()
+    try:
+        results = run_evaluate(
+            list(cfg.get("models") or []),
+            predictions_dir=root / "predictions",
+            metrics_dir=root / "metrics",
+            plots_dir=root / "plots",
+            threshold=float(cfg.get("threshold", 0.5)),
+            max_points=int(cfg.get("max_points", 200)),
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, m in results.items():
+        print(f"{name}: f1={m['f1']:.4f} roc_auc={m['roc_auc']} n={m['n']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

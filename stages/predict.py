@@ -1,0 +1,32 @@
+"""DVC stage: submission.csv (uuid,label) from the chosen model's test probabilities."""
+
+import sys
+
+from papercls.params import load_params, repo_root
+from papercls.predict import write_submission
+
+
+def main() -> int:
+    cfg = load_params().get("predict") or {}
+    root = repo_root()
+    try:
+        info = write_submission(
+            model=str(cfg.get("model") or "topline"),
+            predictions_dir=root / "predictions",
+            thresholds_file=root / "metrics" / "thresholds.json",
+            prepared_test=root / "data" / "prepared" / "test.parquet",
+            output=root / str(cfg.get("output") or "submission.csv"),
+            probs_output=root / str(cfg.get("probs_output") or "predictions/submission_probs.csv"),
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{info['output']}: {info['n']} rows, {info['positives']} medical "
+        f"({info['positive_rate']:.3f}) with {info['model']} at threshold {info['threshold']:.4f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
