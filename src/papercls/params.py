@@ -10,14 +10,20 @@ import yaml
 
 
 def repo_root() -> Path:
-    """The repository root: DVC_ROOT when DVC runs the stage, else the nearest folder holding
-    dvc.yaml or .git above the working directory, else the working directory."""
+    """The root of the workspace being run: the nearest folder holding dvc.yaml at or above the
+    working directory (DVC runs stages there, also in the temporary copies that
+    `dvc exp run --temp/--queue` makes), else DVC_ROOT, else the nearest git root, else the
+    working directory. DVC_ROOT alone is not enough: in those temporary runs it names the
+    original repository, not the copy whose params.yaml carries the experiment's values."""
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / "dvc.yaml").exists():
+            return d
     env = os.environ.get("DVC_ROOT")
     if env:
         return Path(env).resolve()
-    here = Path.cwd().resolve()
     for d in (here, *here.parents):
-        if (d / "dvc.yaml").exists() or (d / ".git").exists():
+        if (d / ".git").exists():
             return d
     return here
 
