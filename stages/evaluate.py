@@ -4,23 +4,33 @@ import sys
 
 from papercls.evaluate import run_evaluate
 from papercls.params import load_params, repo_root
+from papercls.tracking import stage_run
+
+FIGURES = ("f1", "precision", "recall", "accuracy", "roc_auc", "pr_auc")
 
 
 def main() -> int:
-    cfg = load_params().get("evaluate") or {}
+    params = load_params()
+    cfg = params.get("evaluate") or {}
     root = repo_root()
-    try:
-        results = run_evaluate(
-            list(cfg.get("models") or []),
-            predictions_dir=root / "predictions",
-            metrics_dir=root / "metrics",
-            plots_dir=root / "plots",
-            threshold=float(cfg.get("threshold", 0.5)),
-            max_points=int(cfg.get("max_points", 200)),
-        )
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with stage_run("evaluate", {"evaluate": cfg, "tracking": params.get("tracking")}) as run:
+        try:
+            results = run_evaluate(
+                list(cfg.get("models") or []),
+                predictions_dir=root / "predictions",
+                metrics_dir=root / "metrics",
+                plots_dir=root / "plots",
+                threshold=float(cfg.get("threshold", 0.5)),
+                max_points=int(cfg.get("max_points", 200)),
+            )
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for name, m in results.items():
+            run.log_metrics({f"{name}.{k}": m[k] for k in FIGURES if m.get(k) is not None})
+            run.log_artifact(root / "metrics" / name / "eval.json", artifact_path=f"metrics/{name}")
+            run.log_artifacts(root / "plots" / name, artifact_path=f"plots/{name}")
+        run.log_artifact(root / "metrics" / "summary.md")
     for name, m in results.items():
         print(f"{name}: f1={m['f1']:.4f} roc_auc={m['roc_auc']} n={m['n']}")
     return 0

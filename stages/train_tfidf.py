@@ -1,0 +1,40 @@
+"""DVC stage ``train_tfidf``: TF-IDF + logistic-regression reference model.
+
+Reads the params.yaml section ``tfidf`` and data/prepared/*.parquet; writes models/tfidf/ and
+predictions/tfidf/{heldout,test}.parquet. One MLflow run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from papercls.params import load_params, repo_root
+from papercls.tracking import stage_run
+from papercls.train_stage import run_tfidf
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        print("usage: python stages/train_tfidf.py", file=sys.stderr)
+        return 2
+    root = repo_root()
+    params = load_params(root / "params.yaml")
+    with stage_run(
+        "train_tfidf", {"tfidf": params["tfidf"], "tracking": params.get("tracking")}
+    ) as run:
+        summary = run_tfidf(
+            params["tfidf"],
+            prepared_dir=root / "data" / "prepared",
+            models_dir=root / "models",
+            predictions_dir=root / "predictions",
+        )
+        run.log_metrics(
+            {"n_features": summary["n_features"], "fit_seconds": summary["fit_seconds"]}
+        )
+        run.log_artifacts(summary["model_dir"], artifact_path="tfidf")
+    print(f"tfidf: {summary['n_features']} features, model in {summary['model_dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
