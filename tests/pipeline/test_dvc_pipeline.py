@@ -123,3 +123,119 @@ def test_threshold_change_reruns_only_tuning_and_predict(repo: Path) -> None:
     assert not any(path.endswith("eval.json") for path in changed), diff
     tuned = json.loads((repo / "metrics" / "topline" / "tuned.json").read_text())
     assert tuned["threshold"] == pytest.approx(0.05)
+
+
+def test_every_stage_logged_one_mlflow_run(repo: Path) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("paper-classification")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    by_stage: dict[str, list] = {}
+    for r in runs:
+        by_stage.setdefault(r.data.tags.get("dvc.stage"), []).append(r)
+    assert {"train_tfidf", "train@baseline", "train@topline", "evaluate", "tune_thresholds"} <= set(
+        by_stage
+    )
+    assert all(r.info.status == "FINISHED" for r in runs)
+    base = by_stage["train@baseline"][-1]
+    assert base.data.params["baseline.max_length"] == "32"
+    assert len(base.data.tags["git.commit"]) == 40
+    assert base.data.tags["data.hash"] != "unknown"
+    history = client.get_metric_history(base.info.run_id, "valid_f1")
+    assert [m.step for m in history] == [1]
+    evaluate = by_stage["evaluate"][-1]
+    assert 0.0 <= evaluate.data.metrics["topline.f1"] <= 1.0
+    artifacts = {a.path for a in client.list_artifacts(evaluate.info.run_id)}
+    assert "summary.md" in artifacts
+
+
+def test_registry_candidate_is_latest_and_champion_is_best(repo: Path) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    versions = client.search_model_versions("name='paper-classifier'")
+    assert len(versions) >= 1
+    latest = max(int(v.version) for v in versions)
+    candidate = client.get_model_version_by_alias("paper-classifier", "candidate")
+    champion = client.get_model_version_by_alias("paper-classifier", "champion")
+    assert int(candidate.version) == latest
+    best = max(float(v.tags["f1"]) for v in versions)
+    assert float(champion.tags["f1"]) == best
+
+
+def test_stage_logs_to_a_real_tracking_server(repo: Path, tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    from mlflow import MlflowClient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--default-artifact-root",
+            str(tmp_path / "artifacts"),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(uri + "/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "mlflow server did not come up"
+                time.sleep(0.5)
+        env = dict(os.environ)
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        env["MLFLOW_TRACKING_URI"] = uri
+        proc = subprocess.run(
+            ["dvc", "repro", "-f", "-s", "evaluate"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        client = MlflowClient(tracking_uri=uri)
+        exp = client.get_experiment_by_name("paper-classification")
+        runs = client.search_runs([exp.experiment_id])
+        assert [r.data.tags["dvc.stage"] for r in runs] == ["evaluate"]
+        assert runs[0].info.status == "FINISHED"
+        assert runs[0].data.params["evaluate.models"]
+        assert "baseline.f1" in runs[0].data.metrics
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def test_push_and_pull_restore_a_deleted_model(repo: Path, tmp_path: Path) -> None:
+    run(["dvc", "remote", "add", "-f", "-d", "store", str(tmp_path / "remote")], repo)
+    run(["dvc", "push"], repo)
+    weights = repo / "models" / "topline" / "model.safetensors"
+    before = weights.read_bytes()
+    shutil.rmtree(repo / "models" / "topline")
+    shutil.rmtree(repo / ".dvc" / "cache")
+    run(["dvc", "pull"], repo)
+    assert weights.read_bytes() == before
+    assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}
