@@ -6,7 +6,7 @@ import sys
 
 from papercls.evaluate import run_tune_thresholds
 from papercls.params import load_params, repo_root
-from papercls.tracking import promote_if_better, register_candidate, stage_run
+from papercls.tracking import promote_if_better, register_candidate, stage_main, stage_run
 
 REGISTERED = "topline"
 
@@ -47,10 +47,13 @@ def main() -> int:
                 }
             )
         run.log_artifact(root / "metrics" / "thresholds.json")
-        if REGISTERED in table:
+        model_dir = root / "models" / REGISTERED
+        if REGISTERED in table and not model_dir.exists():
+            print(f"registry: {model_dir} not found; nothing registered")
+        elif REGISTERED in table:
             name = str(tcfg.get("register_name") or "paper-classifier")
             f1 = float(tuned[REGISTERED]["f1"])
-            version = register_candidate(run, root / "models" / REGISTERED, name, f1)
+            version = register_candidate(run, model_dir, name, f1)
             promoted = promote_if_better(run.client, name, version, f1)
             print(f"registry: {name} v{version} candidate (F1 {f1:.4f}), champion: {promoted}")
     for name, entry in table.items():
@@ -63,4 +66,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stage_main(main))

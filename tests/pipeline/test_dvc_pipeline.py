@@ -239,3 +239,15 @@ def test_push_and_pull_restore_a_deleted_model(repo: Path, tmp_path: Path) -> No
     run(["dvc", "pull"], repo)
     assert weights.read_bytes() == before
     assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}
+
+
+def test_ci_retrain_script_reports_changed_metrics_after_a_data_change(repo: Path) -> None:
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "state before the data change"], repo)
+    write_sample(repo / "data" / "sample", n_train=160, n_test=40, seed=99)
+    proc = run(["bash", str(ROOT / ".ci" / "retrain"), "HEAD"], repo)
+    ran = stages_run(proc.stdout)
+    assert {"preprocess", "train@topline", "evaluate"} <= ran
+    report = (repo / "report.md").read_text()
+    assert "metrics/topline/eval.json" in report
+    assert "no changes" not in report.split("## Metrics", 1)[-1].split("##", 1)[0].lower()
