@@ -4,7 +4,7 @@ import sys
 
 from papercls.evaluate import run_evaluate
 from papercls.params import load_params, repo_root
-from papercls.tracking import stage_run
+from papercls.tracking import stage_main, stage_run
 
 FIGURES = ("f1", "precision", "recall", "accuracy", "roc_auc", "pr_auc")
 
@@ -37,4 +37,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stage_main(main))

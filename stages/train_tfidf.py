@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from papercls.params import load_params, repo_root
-from papercls.tracking import stage_run
+from papercls.tracking import stage_main, stage_run
 from papercls.train_stage import run_tfidf
 
 
@@ -37,4 +37,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(stage_main(main, sys.argv[1:]))

@@ -34,7 +34,8 @@ def default_device() -> torch.device:
 
 def load_classifier(model_dir: str | Path, device: str | torch.device | None = None):
     """(model, tokenizer) saved by the train stage; the model is in eval mode on ``device``
-    (default: CUDA when available, else CPU). Never runs remote code."""
+    (default: CUDA when available, else CPU). Never runs remote code; weights are read from
+    safetensors only."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import papercls.models  # noqa: F401  registers the fused_head model type
@@ -43,7 +44,8 @@ def load_classifier(model_dir: str | Path, device: str | torch.device | None = N
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir} is not a saved model directory (no config.json)")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    # safetensors only: a directory holding just a pickled pytorch_model.bin is refused
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
     model.to(torch.device(device) if device is not None else default_device())
     model.eval()
     return model, tokenizer

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ import pandas as pd
 from papercls.errors import InputError
 
 _SNIFF_BYTES = 64 * 1024
+_LINE_END = re.compile(r"\r\n?|\n")
 csv.field_size_limit(256 * 1024 * 1024)  # a field may be huge; text.py caps what the model sees
 
 
@@ -53,7 +56,9 @@ def read_csv_checked(
     path = Path(path)
     optional = optional or []
     text = _check_bytes(path)
-    header_line = text.splitlines()[0] if text.splitlines() else ""
+    # Records end only at \n, \r or \r\n, as for pandas: str.splitlines() would also break at
+    # form feeds, U+2028 and other characters that PDF-extracted abstracts do contain.
+    header_line = _LINE_END.split(text, maxsplit=1)[0]
     header = next(csv.reader([header_line]), [])
     header = [h.strip() for h in header]
     if len(header) == 1 and len(required) > 1:
@@ -77,7 +82,7 @@ def read_csv_checked(
     if dupes:
         raise InputError(path, f"duplicate column name(s) {dupes}", row=0, column=dupes[0])
     # Row-level structure: every record must have as many fields as the header.
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     next(reader, None)
     i = 0
     try:

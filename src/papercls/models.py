@@ -99,7 +99,12 @@ class FusedHeadForSequenceClassification(PreTrainedModel):
         ``head_kwargs``: head_hidden, mean_weight, cls_weight, head_dropout (FusedHeadConfig).
         """
         encoder = AutoModel.from_pretrained(backbone_dir)
-        config = FusedHeadConfig(encoder=encoder.config.to_dict(), **head_kwargs)
+        encoder_dict = encoder.config.to_dict()
+        # where the backbone was loaded from is no part of the model: an absolute path here
+        # would leak the user's home into config.json and make the saved model's hash depend
+        # on the checkout's location
+        encoder_dict.pop("_name_or_path", None)
+        config = FusedHeadConfig(encoder=encoder_dict, **head_kwargs)
         model = cls(config)
         model.encoder = encoder  # same class and config as the one built from the config
         model.has_pooler = getattr(encoder, "pooler", None) is not None

@@ -52,12 +52,13 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -601,10 +602,17 @@ def stage_run(
     run_params = loggable_params(params)
 
     with _sigterm_raises() as sig:
+        # A SIGTERM while the run is being created waits until it can be closed as KILLED
+        # (raised in create_run, it would leave the new run RUNNING forever).
+        sig["armed"] = False
         run = client.create_run(exp_id, run_name=run_name or stage, tags=tags)
         run_id = run.info.run_id
         status = RunStatus.to_string(RunStatus.FAILED)
         try:
+            if sig["pending"]:
+                sig["pending"] = False
+                raise StageTerminated("received SIGTERM while creating the run")
+            sig["armed"] = True
             mlflow.set_experiment(experiment_id=exp_id)
             mlflow.start_run(run_id=run_id)
             if run_params:
@@ -635,6 +643,17 @@ def _end_run(client: MlflowClient, run_id: str, status: str) -> None:
     except Exception as e:  # never mask the stage's own exception
         logger.warning("could not mark MLflow run %s %s: %s", run_id, status, e)
         warnings.warn(f"MLflow run {run_id} could not be closed: {e}", RuntimeWarning, 2)
+
+
+def stage_main(main: Callable[..., int], *args: Any) -> int:
+    """Exit code of a stage script's ``main(*args)``. An unreachable tracking server (with
+    ``tracking.fail_on_unavailable: true``) becomes one ``error:`` line on stderr that names the
+    URI, and exit code 2, instead of a traceback; nothing has been written at that point."""
+    try:
+        return int(main(*args) or 0)
+    except TrackingUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 # --------------------------------------------------------------------------- registry

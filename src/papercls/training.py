@@ -599,23 +599,29 @@ def train(
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        unwrapped.save_pretrained(tmp)
-        tokenizer.model_max_length = max_length  # inference reuses the training length
-        tokenizer.save_pretrained(tmp)
-        (tmp / "trainer_state.json").write_text(
-            json.dumps(
-                {
-                    "history": history,
-                    "best_epoch": result.best_epoch,
-                    "best_valid_f1": best_f1,
-                    "selected": "best" if cfg.select_best else "last",
-                    "config": dataclasses.asdict(cfg),
-                },
-                indent=1,
-            ),
-            "utf-8",
-        )
-        _replace_dir(tmp, out_dir)
+        try:
+            unwrapped.save_pretrained(tmp)
+            tokenizer.model_max_length = max_length  # inference reuses the training length
+            tokenizer.save_pretrained(tmp)
+            (tmp / "trainer_state.json").write_text(
+                json.dumps(
+                    {
+                        "history": history,
+                        "best_epoch": result.best_epoch,
+                        "best_valid_f1": best_f1,
+                        "selected": "best" if cfg.select_best else "last",
+                        # what determines the weights; not runtime fields such as the
+                        # (absolute) checkpoint_dir, which would tie the model's hash to the
+                        # checkout's location
+                        "config": cfg.fingerprint_fields(),
+                    },
+                    indent=1,
+                ),
+                "utf-8",
+            )
+            _replace_dir(tmp, out_dir)
+        finally:  # an interrupted save (SIGTERM, full disk) leaves no half-written folder
+            shutil.rmtree(tmp, ignore_errors=True)
         if not cfg.keep_checkpoint:
             shutil.rmtree(ckpt_root, ignore_errors=True)
     accelerator.wait_for_everyone()
