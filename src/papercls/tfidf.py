@@ -24,6 +24,8 @@ from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from papercls.io import replace_dir
+
 FORMAT = "papercls-tfidf-v1"
 CONFIG_FILE = "tfidf.json"
 WEIGHTS_FILE = "tfidf.safetensors"
@@ -167,7 +169,7 @@ class TfidfClassifier:
                 str(tmp / WEIGHTS_FILE),
             )
             os.chmod(tmp, 0o755)
-            _replace_dir(tmp, directory)
+            replace_dir(tmp, directory)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -199,15 +201,3 @@ class TfidfClassifier:
         if not (len(model.vocabulary) == model.idf.shape[0] == model.coef.shape[0]):
             raise ValueError(f"{directory}: vocabulary, idf and coef sizes differ")
         return model
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move the finished directory ``src`` to ``dst``, replacing any old ``dst``."""
-    old = None
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from papercls.inference import encode, model_input_names, resolve_max_length, show_progress
+from papercls.io import replace_dir
 
 CHECKPOINT_FORMAT = "papercls-ckpt-v1"
 _EPOCH_DIR = re.compile(r"^epoch-(\d{4,})$")
@@ -263,18 +264,6 @@ def _fingerprint(cfg: TrainConfig, model, train_rows, valid_rows, extra: dict) -
     return h.hexdigest()
 
 
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Rename the finished ``src`` to ``dst`` (replacing an old ``dst``)."""
-    old = None
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def latest_checkpoint(ckpt_root: str | Path) -> Path | None:
     """The newest complete ``epoch-NNNN`` checkpoint (one with state.json), or None."""
     root = Path(ckpt_root)
@@ -317,7 +306,7 @@ def _write_checkpoint(
         torch.save(scaler.state_dict(), tmp / "scaler.pt")
     # state.json last: its presence marks the checkpoint complete.
     (tmp / "state.json").write_text(json.dumps(state, indent=1), "utf-8")
-    _replace_dir(tmp, final)
+    replace_dir(tmp, final)
     for p in root.iterdir():  # older checkpoints and leftovers of killed writes
         if p != final and (_EPOCH_DIR.match(p.name) or p.name.startswith(".epoch-")):
             shutil.rmtree(p, ignore_errors=True)
@@ -619,7 +608,7 @@ def train(
                 ),
                 "utf-8",
             )
-            _replace_dir(tmp, out_dir)
+            replace_dir(tmp, out_dir)
         finally:  # an interrupted save (SIGTERM, full disk) leaves no half-written folder
             shutil.rmtree(tmp, ignore_errors=True)
         if not cfg.keep_checkpoint:
