@@ -40,6 +40,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -55,7 +56,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
 TESTB_CSV = ROOT.parent / "shared" / "data" / "competition" / "testB.csv"
 TIMING_REPO = Path("/tmp/timing")
-ALL_BENCHMARKS = ("training", "inference", "pipeline", "gpu")
+ALL_BENCHMARKS = ("training", "inference", "pipeline", "gpu")  # order of the table
+EXECUTION_ORDER = ("pipeline", "gpu", "inference", "training")  # quickest first
 
 SIZES = {
     # rows used by each benchmark; --quick shrinks them
@@ -1364,6 +1366,8 @@ def write_results(
         f"`{meta['command']}` — {meta['started_utc']}, {meta['duration_s']:.0f} s, "
         f"git {env['git']}",
         "",
+        f"Benchmarks completed: {', '.join(meta.get('completed', [])) or 'none'}.",
+        "",
         f"Machine: {env['cpu_model']}, {env['cores']} cores ({', '.join(env['cpu_flags'])}), "
         f"{env['torch_threads']} torch threads, CUDA: {env['cuda'] or 'none'}; "
         f"torch {env['torch']}, transformers {env['transformers']}.",
@@ -1406,12 +1410,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class Interrupted(Exception):
+    """SIGTERM: stop, but still write what has been measured."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Interrupted(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = dict(SIZES["quick" if args.quick else "full"])
     if args.infer_rows:
         sizes["infer"] = args.infer_rows
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    signal.signal(signal.SIGTERM, _on_sigterm)
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     env = environment()
@@ -1422,9 +1435,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Row] = []
     details: dict[str, Any] = {"sizes": sizes}
     errors: dict[str, str] = {}
+    meta = {
+        "command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
+        "quick": args.quick,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "duration_s": 0.0,
+        "environment": env,
+        "errors": errors,
+        "completed": [],
+    }
+
+    def save() -> None:  # after every benchmark, so that an interrupted run leaves its figures
+        order = {name: i for i, name in enumerate(ALL_BENCHMARKS)}
+        meta["duration_s"] = time.perf_counter() - t0
+        ordered = sorted(rows, key=lambda r: order.get(r.bench, len(order)))
+        write_results(args.out_dir, ordered, meta, details)
+
     tmp = Path(tempfile.mkdtemp(prefix="papercls-bench-"))
     try:
-        for name in args.only:
+        # quickest first: a run cut short still has the pipeline figures
+        for name in sorted(args.only, key=EXECUTION_ORDER.index):
             scratch = tmp / name
             scratch.mkdir()
             t1 = time.perf_counter()
@@ -1439,6 +1469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     [Row(name, "error", type(exc).__name__, note=str(exc)[:80], met=False)],
                     {},
                 )
+                if isinstance(exc, Interrupted):
+                    rows.extend(bench_rows)
+                    raise
             bench_details["seconds"] = time.perf_counter() - t1
             load = bench_details["load_average_1min"] = monitor.summary()
             if name != "gpu" or bench_details.get("device"):
@@ -1450,25 +1483,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         note=f"~{env['torch_threads']} is this script alone",
                     )
                 )
-            rows += bench_rows
+            rows.extend(bench_rows)
             details[name] = bench_details
+            meta["completed"].append(name)
+            save()
             log(f"{name} done in {bench_details['seconds']:.0f} s")
+    except Interrupted:
+        log("interrupted: writing what was measured")
     finally:
+        save()
         if args.keep_tmp:
             log(f"scratch kept at {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    meta = {
-        "command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
-        "quick": args.quick,
-        "started_utc": started.isoformat(timespec="seconds"),
-        "duration_s": time.perf_counter() - t0,
-        "environment": env,
-        "errors": errors,
-    }
-    write_results(args.out_dir, rows, meta, details)
+    order = {name: i for i, name in enumerate(ALL_BENCHMARKS)}
     print()
-    print(format_table(rows))
+    print(format_table(sorted(rows, key=lambda r: order.get(r.bench, len(order)))))
     print()
     print(f"peak assumed: {env['peak_fp32_gflops']:.1f} GFLOP/s = {env['peak_formula']}")
     print(
