@@ -484,14 +484,16 @@ class StageRun:
 
     def _best_effort(self, what: str, fn, *args, **kwargs):
         """Remote servers: a failed metric/artifact upload warns instead of killing a long
-        training run (DVC's outputs are the record of truth). Local SQLite: errors raise."""
-        if not is_remote(self.tracking_uri):
-            return fn(*args, **kwargs)
-        try:
-            return fn(*args, **kwargs)
-        except (MlflowException, OSError) as e:
-            logger.warning("MLflow %s failed (%s): %s", what, redact_uri(self.tracking_uri), e)
-            return None
+        training run (DVC's outputs are the record of truth). Local SQLite: errors raise.
+        A SIGTERM/SIGINT during the call waits until it returns (:func:`shielded`)."""
+        with shielded():
+            if not is_remote(self.tracking_uri):
+                return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except (MlflowException, OSError) as e:
+                logger.warning("MLflow %s failed (%s): %s", what, redact_uri(self.tracking_uri), e)
+                return None
 
     def log_epoch(self, epoch: int, metrics: Mapping[str, Any]) -> None:
         """Metrics of one epoch, with ``step=epoch`` (the history MLflow plots)."""
@@ -518,8 +520,9 @@ class StageRun:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         prefixes = _path_prefixes()
-        for k, v in tags.items():
-            self.client.set_tag(self.run_id, k, scrub(str(v), prefixes))
+        with shielded():
+            for k, v in tags.items():
+                self.client.set_tag(self.run_id, k, scrub(str(v), prefixes))
 
     def log_model_dir(
         self,
@@ -540,38 +543,75 @@ class StageRun:
 
         model_dir = Path(model_dir).resolve()
         inference.model_dirs(model_dir)  # fail early on a directory that is not a model
-        info = mlflow.pyfunc.log_model(
-            name=name,
-            python_model=ClassifierPyfunc(max_length=max_length, batch_size=batch_size),
-            artifacts={"model_dir": str(model_dir)},
-            signature=model_signature(),
-            pip_requirements=_pip_requirements(),
-            metadata={"papercls_kind": kind, "papercls_stage": self.stage},
-        )
+        with shielded():
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=ClassifierPyfunc(max_length=max_length, batch_size=batch_size),
+                artifacts={"model_dir": str(model_dir)},
+                signature=model_signature(),
+                pip_requirements=_pip_requirements(),
+                metadata={"papercls_kind": kind, "papercls_stage": self.stage},
+            )
         self.models[str(model_dir)] = info
         return info
 
 
+class _SignalGuard:
+    """SIGTERM and SIGINT raise :class:`StageTerminated` in the main thread, once; inside
+    :meth:`shielded` blocks (MLflow writes) a signal waits until the block ends, so that it
+    never lands inside a database transaction and leaves the run RUNNING."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+        self.fired = False
+
+    def handler(self, signum, frame) -> None:
+        if self.depth > 0 or self.fired:
+            self.pending = signum
+            return
+        self.fired = True
+        raise StageTerminated(f"received signal {signum}")
+
+    @contextlib.contextmanager
+    def shielded(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if self.depth == 0 and self.pending is not None and not self.fired:
+                signum, self.pending, self.fired = self.pending, None, True
+                raise StageTerminated(f"received signal {signum}")
+
+
+_GUARD: _SignalGuard | None = None
+_GUARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[dict[str, bool]]:
-    """While active (main thread only), SIGTERM raises :class:`StageTerminated`. The yielded
-    dict's ``"armed"`` set to False defers a SIGTERM instead (``"pending"`` becomes True)."""
-    state = {"armed": True, "pending": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield state
+def _signal_guard() -> Iterator[_SignalGuard]:
+    """Installs a :class:`_SignalGuard` for SIGTERM and SIGINT while active (main thread only;
+    elsewhere the yielded guard is not installed and never raises)."""
+    global _GUARD
+    guard = _SignalGuard()
+    if threading.current_thread() is not threading.main_thread() or _GUARD is not None:
+        yield guard
         return
-
-    def handler(signum, frame):
-        if state["armed"]:
-            state["armed"] = False
-            raise StageTerminated(f"received signal {signum}")
-        state["pending"] = True
-
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, guard.handler) for s in _GUARDED_SIGNALS}
+    _GUARD = guard
     try:
-        yield state
+        yield guard
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _GUARD = None
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def shielded() -> contextlib.AbstractContextManager[None]:
+    """A block that a SIGTERM/SIGINT does not interrupt during a :func:`stage_run` (the
+    signal is raised as :class:`StageTerminated` when the block ends); a no-op outside one."""
+    return _GUARD.shielded() if _GUARD is not None else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
@@ -601,22 +641,17 @@ def stage_run(
     tags = run_tags(stage)
     run_params = loggable_params(params)
 
-    with _sigterm_raises() as sig:
-        # A SIGTERM while the run is being created waits until it can be closed as KILLED
-        # (raised in create_run, it would leave the new run RUNNING forever).
-        sig["armed"] = False
-        run = client.create_run(exp_id, run_name=run_name or stage, tags=tags)
-        run_id = run.info.run_id
+    with _signal_guard() as guard:
+        run_id = None
         status = RunStatus.to_string(RunStatus.FAILED)
         try:
-            if sig["pending"]:
-                sig["pending"] = False
-                raise StageTerminated("received SIGTERM while creating the run")
-            sig["armed"] = True
-            mlflow.set_experiment(experiment_id=exp_id)
-            mlflow.start_run(run_id=run_id)
-            if run_params:
-                mlflow.log_params(run_params)
+            with guard.shielded():  # a signal in here is raised once the run exists
+                run = client.create_run(exp_id, run_name=run_name or stage, tags=tags)
+                run_id = run.info.run_id
+                mlflow.set_experiment(experiment_id=exp_id)
+                mlflow.start_run(run_id=run_id)
+                if run_params:
+                    mlflow.log_params(run_params)
             yield StageRun(run_id, stage, uri, exp_id, client, tags)
             status = RunStatus.to_string(RunStatus.FINISHED)
         except KeyboardInterrupt:
@@ -627,10 +662,9 @@ def stage_run(
                 status = RunStatus.to_string(RunStatus.FINISHED)
             raise
         finally:
-            sig["armed"] = False  # a SIGTERM now waits until the run is closed
-            _end_run(client, run_id, status)
-            if sig["pending"]:
-                raise StageTerminated("received SIGTERM while closing the run")
+            if run_id is not None:
+                with guard.shielded():  # a signal now is raised once the run is closed
+                    _end_run(client, run_id, status)
 
 
 def _end_run(client: MlflowClient, run_id: str, status: str) -> None:
@@ -684,10 +718,11 @@ def register_candidate(
     for k in ("git.commit", "data.hash", "dvc.exp_name", "dvc.stage"):
         if k in run.tags:
             version_tags[k] = run.tags[k]
-    mv = mlflow.register_model(info.model_uri, name, tags=version_tags)
-    version = str(mv.version)
-    run.client.set_registered_model_alias(name, CANDIDATE_ALIAS, version)
-    run.client.set_tag(run.run_id, "registry.version", f"{name}/{version}")
+    with shielded():
+        mv = mlflow.register_model(info.model_uri, name, tags=version_tags)
+        version = str(mv.version)
+        run.client.set_registered_model_alias(name, CANDIDATE_ALIAS, version)
+        run.client.set_tag(run.run_id, "registry.version", f"{name}/{version}")
     return version
 
 
@@ -703,6 +738,11 @@ def promote_if_better(client: MlflowClient, name: str, version: str | int, f1: f
     """Move alias ``champion`` to ``version`` when ``f1`` is strictly higher than the current
     champion's ``f1`` tag (no champion, or one without a readable tag: promote). Returns
     whether the alias moved. The version's ``f1`` tag is (re)written either way."""
+    with shielded():
+        return _promote(client, name, version, f1)
+
+
+def _promote(client: MlflowClient, name: str, version: str | int, f1: float) -> bool:
     f1 = _f1(f1)
     version = str(version)
     client.set_model_version_tag(name, version, F1_TAG, repr(f1))
