@@ -71,6 +71,7 @@ SIZES = {
         infer_chunk=250,
         corpus=100_000,
         corpus_test=2000,
+        bootstrap_rows=6000,
         repeats=3,
     ),
     "quick": dict(
@@ -81,6 +82,7 @@ SIZES = {
         infer_chunk=128,
         corpus=20_000,
         corpus_test=500,
+        bootstrap_rows=2000,
         repeats=2,
     ),
 }
@@ -1212,7 +1214,35 @@ def bench_pipeline(sizes: dict[str, int], tmp: Path) -> tuple[list[Row], dict[st
     }
     pre_rows, pre_details = bench_preprocess(sizes, tmp)
     details["preprocess"] = pre_details
-    return rows + pre_rows, details
+    boot_rows, details["bootstrap"] = bench_bootstrap(sizes)
+    return rows + pre_rows + boot_rows, details
+
+
+def bench_bootstrap(sizes: dict[str, int]) -> tuple[list[Row], dict[str, Any]]:
+    """The best-F1 bootstrap of tune_thresholds (1000 resamples) on a k-fold-sized
+    prediction set."""
+    import numpy as np
+
+    from papercls.thresholds import bootstrap_best_f1
+
+    n = sizes["bootstrap_rows"]
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 2, n)
+    p = np.clip(0.5 * y + rng.normal(0.25, 0.2, n), 0, 1)
+    seconds = []
+    for _ in range(sizes["repeats"]):
+        t0 = time.perf_counter()
+        bootstrap_best_f1(y, p, n=1000, seed=1)
+        seconds.append(time.perf_counter() - t0)
+    best = min(seconds)
+    row = Row(
+        "pipeline",
+        f"threshold bootstrap, 1000 resamples of {n:,} rows",
+        best,
+        "s",
+        note=f"best of {len(seconds)}",
+    )
+    return [row], {"rows": n, "seconds": seconds}
 
 
 # --------------------------------------------------------------------------------------------

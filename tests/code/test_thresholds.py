@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,13 +78,6 @@ def test_bootstrap_replicates_equal_search_on_resampled_rows():
     for b in range(len(idx)):
         t, f = best_f1_threshold(y[idx[b]], p[idx[b]])
         assert thr[b] == pytest.approx(t) and f1s[b] == pytest.approx(f)
-
-
-def test_bootstrap_is_fast_enough():
-    y, p = _random(6000, 9)
-    start = time.perf_counter()
-    bootstrap_best_f1(y, p, n=1000, seed=1)
-    assert time.perf_counter() - start < 15  # ~1 s on 2 cores; generous for CI noise
 
 
 @pytest.mark.parametrize("count", [0, 1, 123, 499, 999, 1000])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 
@@ -163,7 +162,6 @@ def test_learnable_but_not_trivial(train: pd.DataFrame) -> None:
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
 
-    start = time.perf_counter()
     text = (train["title"] + " " + train["abstract"] + " " + train["Keywords"]).tolist()
     model = make_pipeline(
         TfidfVectorizer(sublinear_tf=True, min_df=2),
@@ -175,7 +173,6 @@ def test_learnable_but_not_trivial(train: pd.DataFrame) -> None:
     )
     f1 = float(scores.mean())
     assert 0.7 < f1 < 0.99, f1
-    assert time.perf_counter() - start < 30  # ~2 s on a laptop core
 
 
 # --- files --------------------------------------------------------------------------------
