@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import datetime as dt
 import json
 import math
@@ -46,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -748,23 +746,6 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, Measure]:
     return out, m
 
 
-def quantize_int8(model):
-    """Dynamic int8 copy of every nn.Linear: weights int8 per output channel, activations
-    quantised per batch at run time. (Per-channel weights agree better with the float model
-    than the default per-tensor ones, for a few % of the speed.)"""
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        return quantize_dynamic(
-            copy.deepcopy(model).cpu(),
-            {torch.nn.Linear: per_channel_dynamic_qconfig},
-            dtype=torch.qint8,
-        )
-
-
 @dataclass
 class Totals:
     """Wall and CPU seconds summed over the chunks one method ran, and their load averages."""
@@ -809,7 +790,7 @@ def bench_inference(sizes: dict[str, int], tmp: Path) -> tuple[list[Row], dict[s
     import torch
     from transformers import pipeline
 
-    from papercls.inference import encode, load_classifier, predict_proba
+    from papercls.inference import encode, load_classifier, predict_proba, quantize_int8
 
     params = load_project_params()
     max_length = int(params["baseline"]["max_length"])

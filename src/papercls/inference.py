@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,22 @@ def load_classifier(model_dir: str | Path, device: str | torch.device | None = N
     model.to(torch.device(device) if device is not None else default_device())
     model.eval()
     return model, tokenizer
+
+
+def quantize_int8(model):
+    """A CPU copy of ``model`` with every ``nn.Linear`` quantised dynamically to int8: weights
+    int8 per output channel, activations quantised per batch at run time. Faster on CPU (about
+    1.4x for MiniLM on AVX2), approximate: probabilities move slightly, so labels of rows near
+    the threshold can flip (the benchmark reports the agreement with the float model)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated for torchao
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        return quantize_dynamic(
+            copy.deepcopy(model).cpu().eval(),
+            {torch.nn.Linear: per_channel_dynamic_qconfig},
+            dtype=torch.qint8,
+        )
 
 
 def model_dirs(model_dir: str | Path) -> list[Path]:
@@ -167,13 +185,17 @@ def predict_dir_proba(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     progress: bool | None = None,
+    int8: bool = False,
 ) -> np.ndarray:
     """P(label == 1) from a saved model directory; for a k-fold directory (``fold_<k>/``) the
-    mean over the fold models. ``max_length`` None: the length the model was trained with."""
+    mean over the fold models. ``max_length`` None: the length the model was trained with.
+    ``int8``: run a dynamically quantised CPU copy (:func:`quantize_int8`)."""
     dirs = model_dirs(model_dir)
     total = None
     for d in dirs:
-        model, tokenizer = load_classifier(d, device=device)
+        model, tokenizer = load_classifier(d, device="cpu" if int8 else device)
+        if int8:
+            model = quantize_int8(model)
         p = predict_proba(model, tokenizer, texts, max_length, batch_size, progress)
         total = p if total is None else total + p
         del model

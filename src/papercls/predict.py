@@ -143,20 +143,25 @@ def predict_probs(
     texts: list[str],
     max_length: int | None = None,
     batch_size: int = 32,
+    int8: bool = False,
 ) -> np.ndarray:
     """P(label 1) of ``texts`` with the model saved in ``model_dir``: TF-IDF, an encoder, or a
     k-fold encoder folder (mean over the fold models). ``max_length`` None: the length the
-    encoder was trained with."""
+    encoder was trained with. ``int8``: an encoder runs as a dynamically quantised CPU copy."""
     if not Path(model_dir).is_dir():
         raise FileNotFoundError(f"model folder {model_dir} not found")
     if is_tfidf_dir(model_dir):
+        if int8:
+            raise ValueError(f"int8 applies to encoder models; {model_dir} is a TF-IDF model")
         from papercls.tfidf import TfidfClassifier
 
         probs = TfidfClassifier.load(model_dir).predict_proba(texts)
     else:
         from papercls.inference import predict_dir_proba
 
-        probs = predict_dir_proba(model_dir, texts, max_length=max_length, batch_size=batch_size)
+        probs = predict_dir_proba(
+            model_dir, texts, max_length=max_length, batch_size=batch_size, int8=int8
+        )
     probs = np.asarray(probs, dtype=np.float64)
     if probs.shape != (len(texts),) or not np.isfinite(probs).all():
         raise RuntimeError(
@@ -174,10 +179,12 @@ def predict_csv(
     max_length: int | None = None,
     batch_size: int = 32,
     with_prob: bool = False,
+    int8: bool = False,
 ) -> pd.DataFrame:
     """Classify any test-format CSV (uuid,title,abstract[,author][,Keywords]): validate it, build
     texts with the template (default: see :func:`default_template`), predict with the model in
-    ``model_dir``, write ``out_path`` (uuid,label[,prob]) in input order. Returns the frame."""
+    ``model_dir``, write ``out_path`` (uuid,label[,prob]) in input order. Returns the frame.
+    ``int8``: see :func:`predict_probs`."""
     from papercls.io import read_csv_checked
     from papercls.schema import TEST_OPTIONAL, TEST_REQUIRED, validate_test
     from papercls.text import build_texts, template_fields
@@ -186,7 +193,9 @@ def predict_csv(
     template_fields(template)
     df = validate_test(read_csv_checked(csv_path, TEST_REQUIRED, TEST_OPTIONAL), csv_path)
     texts = build_texts(df, template)
-    probs = predict_probs(model_dir, texts, max_length=max_length, batch_size=batch_size)
+    probs = predict_probs(
+        model_dir, texts, max_length=max_length, batch_size=batch_size, int8=int8
+    )
     out = pd.DataFrame({"uuid": df["uuid"].tolist(), "label": predict_labels(probs, threshold)})
     if with_prob:
         out["prob"] = probs
@@ -220,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--with-prob", action="store_true", help="add a prob column")
+    ap.add_argument(
+        "--int8",
+        action="store_true",
+        help="encoders: dynamic int8 quantisation on CPU (faster; labels near the threshold "
+        "may differ from the float model's)",
+    )
     return ap
 
 
@@ -245,6 +260,7 @@ def predict_main(argv: list[str] | None = None) -> int:
             max_length=args.max_length,
             batch_size=args.batch_size,
             with_prob=args.with_prob,
+            int8=args.int8,
         )
     except (ValueError, FileNotFoundError) as exc:  # InputError is a ValueError
         print(f"error: {exc}", file=sys.stderr)

@@ -218,3 +218,53 @@ def test_predict_main_bad_input_is_named(tfidf_dir, tmp_path, capsys):
     rc = predict_main(["--model-dir", str(tmp_path / "none"), "--input", str(_small_csv(
         tmp_path / "in.csv")), "--output", str(out), "--threshold", "0.4"])
     assert rc == 2 and "model folder" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- int8
+
+
+_TEXTS = [
+    "the study of cancer in patients",
+    "heart risk data model",
+    "cell data of the heart study, and the risk of cancer in patients",
+    "model",
+]
+
+
+@pytest.mark.parametrize("kind", ["baseline", "topline"])
+def test_int8_copy_quantises_every_linear_and_stays_close(kind, tiny_bert_dir):
+    import torch
+    from transformers import AutoTokenizer, set_seed
+
+    from papercls.inference import predict_proba, quantize_int8
+    from papercls.models import build_baseline, build_topline
+
+    set_seed(0)
+    build = build_baseline if kind == "baseline" else build_topline
+    model = build(str(tiny_bert_dir)).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    q = quantize_int8(model)
+    linear = {n for n, m in model.named_modules() if type(m) is torch.nn.Linear}
+    assert len(linear) >= 12  # 2 layers x 6, plus pooler and head
+    replaced = {n: type(m).__module__ for n, m in q.named_modules() if n in linear}
+    assert set(replaced) == linear and all("quantized" in t for t in replaced.values()), replaced
+    assert all(type(m) is torch.nn.Linear for n, m in model.named_modules() if n in linear)
+    p_float = predict_proba(model, tok, _TEXTS, 32)
+    p_int8 = predict_proba(q, tok, _TEXTS, 32)
+    assert np.isfinite(p_int8).all() and p_int8.shape == (len(_TEXTS),)
+    assert np.abs(p_float - p_int8).max() < 0.02, (p_float, p_int8)
+
+
+def test_predict_main_int8(tiny_bert_classifier, tfidf_dir, tmp_path, capsys):
+    csv = _small_csv(tmp_path / "in.csv")
+    out = tmp_path / "out.csv"
+    base = ["--input", str(csv), "--output", str(out), "--with-prob", "--max-length", "32"]
+    assert predict_main(["--model-dir", str(tiny_bert_classifier), *base, "--int8"]) == 0
+    q = pd.read_csv(out, dtype={"uuid": str})
+    assert predict_main(["--model-dir", str(tiny_bert_classifier), *base]) == 0
+    f = pd.read_csv(out, dtype={"uuid": str})
+    assert q["uuid"].tolist() == f["uuid"].tolist() == ["b2", "a1"]
+    assert np.abs(q["prob"] - f["prob"]).max() < 0.02
+    out.unlink()
+    assert predict_main(["--model-dir", str(tfidf_dir), *base, "--int8"]) == 2
+    assert "TF-IDF" in capsys.readouterr().err and not out.exists()
