@@ -56,8 +56,8 @@ def load_classifier(model_dir: str | Path, device: str | torch.device | None = N
 def quantize_int8(model):
     """A CPU copy of ``model`` with every ``nn.Linear`` quantised dynamically to int8: weights
     int8 per output channel, activations quantised per batch at run time. Faster on CPU (about
-    1.4x for MiniLM on AVX2), approximate: probabilities move slightly, so labels of rows near
-    the threshold can flip (the benchmark reports the agreement with the float model)."""
+    1.4x for MiniLM on AVX2) but approximate: probabilities move, and some labels flip (the
+    benchmark reports the agreement with the float model)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated for torchao
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic

@@ -232,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--int8",
         action="store_true",
-        help="encoders: dynamic int8 quantisation on CPU (faster; labels near the threshold "
-        "may differ from the float model's)",
+        help="encoders: dynamic int8 quantisation on CPU (faster; some labels may differ "
+        "from the float model's)",
     )
     return ap
 
