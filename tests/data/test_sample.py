@@ -135,8 +135,17 @@ def test_shared_vocabulary(train: pd.DataFrame) -> None:
     """Method words appear in both classes; medical-sounding words in non-medical papers."""
     text = train["title"] + " " + train["abstract"] + " " + train["Keywords"]
     med, non = _words(text[train["label"] == 1]), _words(text[train["label"] == 0])
-    for word in ("segmentation", "regression", "network", "transformer", "scheduling",
-                 "wavelet", "sequencing", "proposed", "baselines"):
+    for word in (
+        "segmentation",
+        "regression",
+        "network",
+        "transformer",
+        "scheduling",
+        "wavelet",
+        "sequencing",
+        "proposed",
+        "baselines",
+    ):
         assert word in med and word in non, word
     # Most of the vocabulary is shared.
     assert len(med & non) / len(med | non) > 0.4
@@ -152,8 +161,9 @@ def test_noise_rate() -> None:
     pd.testing.assert_frame_equal(clean.drop(columns="label"), noisy.drop(columns="label"))
     flipped = (clean["label"] != noisy["label"]).mean()
     assert 0.018 <= flipped <= 0.045, flipped
-    assert (generate(500, seed=11, noise=1.0)["label"]
-            == 1 - generate(500, seed=11, noise=0.0)["label"]).all()
+    assert (
+        generate(500, seed=11, noise=1.0)["label"] == 1 - generate(500, seed=11, noise=0.0)["label"]
+    ).all()
 
 
 def test_learnable_but_not_trivial(train: pd.DataFrame) -> None:
@@ -168,8 +178,11 @@ def test_learnable_but_not_trivial(train: pd.DataFrame) -> None:
         LogisticRegression(max_iter=1000),
     )
     scores = cross_val_score(
-        model, text, train["label"].to_numpy(),
-        cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="f1",
+        model,
+        text,
+        train["label"].to_numpy(),
+        cv=StratifiedKFold(5, shuffle=True, random_state=0),
+        scoring="f1",
     )
     f1 = float(scores.mean())
     assert 0.7 < f1 < 0.99, f1
@@ -226,3 +239,29 @@ def test_bundled_sample_is_regenerable(tmp_path: Path) -> None:
     fresh = write_sample(tmp_path)
     for path in fresh:
         assert path.read_bytes() == (bundled / path.name).read_bytes(), path.name
+
+
+# --- vocabulary data file -------------------------------------------------------------------
+
+
+def test_vocabulary_ships_with_the_package() -> None:
+    """The tables live in a package data file (installed via pyproject package-data)."""
+    from importlib import resources
+
+    resource = resources.files("papercls").joinpath(sample.VOCAB_RESOURCE)
+    assert resource.is_file()
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"data/*.json"' in pyproject
+    names = [pair["name"] for pair in sample._V["pairs"]]
+    assert len(names) == len(set(names)) >= 10
+    for pair in sample._V["pairs"]:
+        assert {"med", "non", "method", "sents", "kw"} <= pair.keys(), pair["name"]
+
+
+def test_numeric_slot_specs() -> None:
+    assert sample._numeric_slot("x", ["int", "0.", 70, 29])(lambda: 0.0) == "0.70"
+    assert sample._numeric_slot("x", ["float", 1.0, 39.0, 1])(lambda: 0.5) == "20.5"
+    assert sample._numeric_slot("x", ["choice", [0.5, 1, "a"]])(lambda: 0.4) == "1"
+    assert sample._numeric_slot("x", ["pow10", 2.0, 2.5])(lambda: 0.0) == "100"
+    with pytest.raises(ValueError, match="numeric slot 'x'.*'cubic'"):
+        sample._numeric_slot("x", ["cubic", 1, 2])
