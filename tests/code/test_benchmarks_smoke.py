@@ -1,99 +1,126 @@
-"""Pure helpers of benchmarks/run.py (FLOP model, CPU peak, table formatting); no benchmark runs.
+"""Pure helpers of the benchmarks package (FLOP model, CPU peak, table formatting) and its
+entry points; no benchmark runs.
 
-benchmarks/run.py imports only the standard library at module level, so loading it is fast.
+The package imports only the standard library at module level, so loading it is fast.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-RUN_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+ROOT = Path(__file__).resolve().parents[2]
+HELPERS = ("flops", "machine", "results", "dvc_repo")
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("papercls_benchmarks_run", RUN_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
+def bench() -> SimpleNamespace:
+    sys.path.insert(0, str(ROOT))
     try:
-        spec.loader.exec_module(module)
-        yield module
+        return SimpleNamespace(
+            **{name: importlib.import_module(f"benchmarks.{name}") for name in HELPERS}
+        )
     finally:
-        sys.modules.pop(spec.name, None)
+        sys.path.remove(str(ROOT))
 
 
 def test_flop_formulas(bench) -> None:
     # 6*N*s + 12*L*d*s^2 and 2*N*s + 4*L*d*s^2
-    assert bench.train_flops_per_sequence(1000, 2, 8, 10) == 6 * 1000 * 10 + 12 * 2 * 8 * 100
-    assert bench.infer_flops_per_sequence(1000, 2, 8, 10) == 2 * 1000 * 10 + 4 * 2 * 8 * 100
+    assert bench.flops.train_flops_per_sequence(1000, 2, 8, 10) == 6 * 1000 * 10 + 12 * 2 * 8 * 100
+    assert bench.flops.infer_flops_per_sequence(1000, 2, 8, 10) == 2 * 1000 * 10 + 4 * 2 * 8 * 100
     # training is 3x inference when attention is negligible
-    t = bench.train_flops_per_sequence(10**6, 1, 1, 1)
-    i = bench.infer_flops_per_sequence(10**6, 1, 1, 1)
+    t = bench.flops.train_flops_per_sequence(10**6, 1, 1, 1)
+    i = bench.flops.infer_flops_per_sequence(10**6, 1, 1, 1)
     assert t / i == pytest.approx(3.0, rel=1e-4)
 
 
 def test_batch_work_counts_real_and_padded_tokens(bench) -> None:
     lengths = [3, 5, 2, 2]
-    work = bench.batch_work(lengths, [[0, 1], [2, 3]], lambda s: float(s))
+    work = bench.flops.batch_work(lengths, [[0, 1], [2, 3]], lambda s: float(s))
     assert work["real_tokens"] == 12
     assert work["padded_tokens"] == 2 * 5 + 2 * 2
     assert work["real_flops"] == 12.0
     assert work["padded_flops"] == 14.0
-    quadratic = bench.batch_work(lengths, [[0, 1]], lambda s: float(s * s))
+    quadratic = bench.flops.batch_work(lengths, [[0, 1]], lambda s: float(s * s))
     assert quadratic["real_flops"] == 9 + 25
     assert quadratic["padded_flops"] == 2 * 25
 
 
 def test_cpu_peak(bench) -> None:
-    assert bench.fp32_flops_per_cycle(["avx", "avx2", "fma"])[0] == 32
-    assert bench.fp32_flops_per_cycle(["avx2", "fma", "avx512f"])[0] == 64
-    assert bench.fp32_flops_per_cycle(["avx"])[0] == 16
-    assert bench.fp32_flops_per_cycle([])[0] == 8
-    peak, how = bench.cpu_peak_flops(2, 2.5, ["avx2", "fma"])
+    assert bench.machine.fp32_flops_per_cycle(["avx", "avx2", "fma"])[0] == 32
+    assert bench.machine.fp32_flops_per_cycle(["avx2", "fma", "avx512f"])[0] == 64
+    assert bench.machine.fp32_flops_per_cycle(["avx"])[0] == 16
+    assert bench.machine.fp32_flops_per_cycle([])[0] == 8
+    peak, how = bench.machine.cpu_peak_flops(2, 2.5, ["avx2", "fma"])
     assert peak == pytest.approx(2 * 32 * 2.5e9)
     assert "2 cores" in how and "32 FLOP/cycle" in how
 
 
 def test_check_targets(bench) -> None:
-    assert bench.check(1.3, ">= 1.2") is True
-    assert bench.check(1.1, ">= 1.2") is False
-    assert bench.check(2.9, "< 3") is True
-    assert bench.check(3.0, "< 3") is False
-    assert bench.check(None, ">= 1") is None
-    assert bench.check(1.0, "") is None
+    assert bench.results.check(1.3, ">= 1.2") is True
+    assert bench.results.check(1.1, ">= 1.2") is False
+    assert bench.results.check(2.9, "< 3") is True
+    assert bench.results.check(3.0, "< 3") is False
+    assert bench.results.check(None, ">= 1") is None
+    assert bench.results.check(1.0, "") is None
 
 
 def test_fmt_value(bench) -> None:
-    assert bench.fmt_value(None) == "-"
-    assert bench.fmt_value(7) == "7"
-    assert bench.fmt_value(1.23456) == "1.235"
-    assert bench.fmt_value(123.456) == "123.5"
-    assert bench.fmt_value(12345.6) == "12,346"
-    assert bench.fmt_value(0.001234) == "1.23e-03"
-    assert bench.fmt_value("skipped") == "skipped"
+    assert bench.results.fmt_value(None) == "-"
+    assert bench.results.fmt_value(7) == "7"
+    assert bench.results.fmt_value(1.23456) == "1.235"
+    assert bench.results.fmt_value(123.456) == "123.5"
+    assert bench.results.fmt_value(12345.6) == "12,346"
+    assert bench.results.fmt_value(0.001234) == "1.23e-03"
+    assert bench.results.fmt_value("skipped") == "skipped"
 
 
 def test_tables(bench) -> None:
     rows = [
-        bench.Row("training", "speed-up ours/peer", 1.5, "x", ">= 1.2", True),
-        bench.Row("gpu", "bert-base", "skipped", note="no CUDA | device"),
+        bench.results.Row("training", "speed-up ours/peer", 1.5, "x", ">= 1.2", True),
+        bench.results.Row("gpu", "bert-base", "skipped", note="no CUDA | device"),
     ]
-    text = bench.format_table(rows).splitlines()
-    assert text[0].split() == list(bench.HEADERS)
+    text = bench.results.format_table(rows).splitlines()
+    assert text[0].split() == list(bench.results.HEADERS)
     assert set(text[1]) <= {"-", " "}
     assert len(text) == 4
     assert text[2].split()[-1] == "yes"
     assert text[2].index("1.5") + len("1.5") == text[3].index("skipped") + len("skipped")
-    md = bench.markdown_table(rows).splitlines()
+    md = bench.results.markdown_table(rows).splitlines()
     assert md[0].startswith("| benchmark |") and md[1].startswith("|---")
     assert "no CUDA \\| device" in md[3]
 
 
 def test_stages_run(bench) -> None:
     log = "Running stage 'tune_thresholds':\n> python x\nRunning stage 'predict':\n"
-    assert bench.stages_run(log) == ["predict", "tune_thresholds"]
-    assert bench.stages_run("Stage 'preprocess' didn't change, skipping") == []
+    assert bench.dvc_repo.stages_run(log) == ["predict", "tune_thresholds"]
+    assert bench.dvc_repo.stages_run("Stage 'preprocess' didn't change, skipping") == []
+
+
+def _python(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_entry_points_and_light_imports() -> None:
+    script = _python("benchmarks/run.py", "--help")
+    assert script.returncode == 0, script.stderr
+    assert "--only" in script.stdout and "--quick" in script.stdout
+    package = _python("-m", "benchmarks", "--help")
+    assert package.returncode == 0, package.stderr
+    assert "--infer-rows" in package.stdout and "--out-dir" in package.stdout
+    bad = _python("-m", "benchmarks", "--only", "training,nope")
+    assert bad.returncode == 2 and "unknown benchmark(s) ['nope']" in bad.stderr
+    light = _python(
+        "-c",
+        "import sys, benchmarks.cli; print(sorted({'torch', 'transformers', "
+        "'numpy', 'papercls'} & set(sys.modules)))",
+    )
+    assert light.returncode == 0, light.stderr
+    assert light.stdout.strip() == "[]"

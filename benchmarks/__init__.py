@@ -1,0 +1,39 @@
+"""Benchmarks of papercls against plain transformers recipes (issue "Benchmarks").
+
+Run by hand (not part of the test suite), from the repository root:
+
+    python benchmarks/run.py            # full run (< 25 min on 2 CPU cores)
+    python benchmarks/run.py --quick    # smaller sizes, a few minutes
+    python benchmarks/run.py --only training,pipeline
+    python -m benchmarks --quick        # the same, as a package
+
+It prints one table of figures with their targets and writes the same to
+``benchmarks/results.json`` and ``benchmarks/results.md``.
+
+1. training   our training loop (``papercls.training.train``, length-grouped batches, dynamic
+              padding) against a plain ``transformers.Trainer`` fine-tune of the same backbone
+              on the same rows (run_classification recipe: padding="max_length", default
+              collator, random sampler); samples/s, validation F1 of both, and the fraction of
+              the CPU's peak fp32 FLOP rate our training step reaches.
+2. inference  ``papercls.inference.predict_proba`` against ``pipeline("text-classification")``
+              on the competition's testB.csv, plus an optional dynamic int8 model.
+3. pipeline   ``dvc repro`` with nothing changed, after a threshold-only change (which stages
+              rerun), and the preprocess of a 100k-row generated corpus (time, peak memory).
+4. gpu        bert-base-uncased with mixed precision, only on a CUDA machine.
+
+FLOP model (stated in the output as well), per sequence of ``s`` tokens with ``N`` non-embedding
+parameters, ``L`` layers and hidden size ``d``:
+    training  (forward + backward): 6*N*s + 12*L*d*s^2
+    inference (forward):            2*N*s +  4*L*d*s^2
+The attention term counts both matmuls (Q.K^T and A.V, 2*s*d multiply-adds each per token and
+layer, no causal mask); element-wise work (softmax, GELU, layer norm) is left out.
+
+Modules: ``cli`` (arguments, running order, the summary), one module per benchmark
+(``training`` with ``peer_trainer``, ``inference``, ``pipeline`` with ``dvc_repo``,
+``preprocess_scale``, ``thresholds_bootstrap``, ``gpu``) and shared helpers: ``config``
+(paths, sizes), ``timing`` (wall/CPU clocks, load average, interleaving), ``machine`` (CPU
+facts and peak, environment), ``flops`` (the FLOP model), ``workload`` (the project's params,
+rows and models) and ``results`` (result rows, text/markdown tables, results.json/.md).
+Every module imports only the standard library at module level, so loading is fast; torch,
+transformers and papercls are imported inside the functions that need them.
+"""
