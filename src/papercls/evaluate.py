@@ -1,6 +1,7 @@
 """The evaluate and tune_thresholds stages' logic: read every model's predictions, write
-figures, plot files and thresholds. Every file is written atomically (``papercls.io``), and all
-inputs are read and checked before the first file is written."""
+figures, plot files, PNG figures and thresholds. Every file is written atomically
+(``papercls.io``), and all inputs are read and checked before the first file is written. Floats
+in the written files are rounded by ``papercls.rounding`` (stated precision, see there)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from papercls.metrics import (
     roc_points,
     threshold_sweep,
 )
+from papercls.rounding import round_floats, round_frame, round_threshold
 from papercls.thresholds import choose_threshold
 
 SUMMARY_COLUMNS = [
@@ -30,6 +32,18 @@ SUMMARY_COLUMNS = [
     ("ROC-AUC", "roc_auc"),
     ("PR-AUC", "pr_auc"),
 ]
+# Keys whose values are decision thresholds: written exactly as given (a param) or as
+# round_threshold left them (same rows selected), never re-rounded to SIG_DIGITS.
+THRESHOLD_KEYS = frozenset({"threshold", "best_f1_threshold", "prior_threshold", "fixed"})
+
+
+class StageResult(dict):
+    """What a stage function returns: ``{model: figures}`` as before (a dict), plus
+    ``figures``, the PNG paths written, for logging as MLflow artifacts."""
+
+    def __init__(self, results: dict[str, dict[str, Any]], figures: list[Path]) -> None:
+        super().__init__(results)
+        self.figures = list(figures)
 
 
 def _read_parquet(path: Path, model: str, columns: list[str]) -> pd.DataFrame:
@@ -110,29 +124,60 @@ def run_evaluate(
     plots_dir: str | Path = "plots",
     threshold: float = 0.5,
     max_points: int = MAX_POINTS,
-) -> dict[str, dict[str, Any]]:
+    figures_dir: str | Path | None = None,
+) -> StageResult:
     """For each model: metrics/<name>/eval.json, plots/<name>/{roc,pr,threshold,confusion}.csv;
-    then metrics/summary.md. Returns {model: eval metrics}."""
+    then metrics/summary.md and, in ``figures_dir`` (default plots/figures), roc.png, pr.png and
+    training.png (from metrics/<name>/history.csv where present). Returns {model: eval metrics
+    as written} with ``.figures`` the three PNG paths."""
+    from papercls.figures import load_history, render_evaluate_figures
+
     if not models:
         raise ValueError("evaluate.models is empty: name at least one model")
     metrics_dir, plots_dir = Path(metrics_dir), Path(plots_dir)
     heldout = {m: load_heldout(prediction_path(predictions_dir, m, "heldout"), m) for m in models}
+    histories = {m: load_history(metrics_dir / m / "history.csv") for m in models}
+    raw: dict[str, dict[str, Any]] = {}
     results: dict[str, dict[str, Any]] = {}
+    roc: dict[str, pd.DataFrame] = {}
+    pr: dict[str, pd.DataFrame] = {}
     for name, df in heldout.items():
         y, p = df["label"].to_numpy(), df["prob"].to_numpy()
-        results[name] = classification_metrics(y, p, threshold)
+        raw[name] = classification_metrics(y, p, threshold)
+        results[name] = round_floats(raw[name], keep=THRESHOLD_KEYS)
         write_json(results[name], metrics_dir / name / "eval.json")
         plots = plots_dir / name
-        write_csv(roc_points(y, p, max_points), plots / "roc.csv")
-        write_csv(pr_points(y, p, max_points), plots / "pr.csv")
-        write_csv(threshold_sweep(y, p), plots / "threshold.csv")
+        roc[name] = round_frame(roc_points(y, p, max_points))
+        pr[name] = round_frame(pr_points(y, p, max_points))
+        write_csv(roc[name], plots / "roc.csv")
+        write_csv(pr[name], plots / "pr.csv")
+        write_csv(round_frame(threshold_sweep(y, p)), plots / "threshold.csv")
         write_csv(confusion_rows(y, p, threshold), plots / "confusion.csv")
-    write_text(summary_markdown(results, threshold), metrics_dir / "summary.md")
-    return results
+    # the table shows 4 decimals of the unrounded figures (rounding twice could move one)
+    write_text(summary_markdown(raw, threshold), metrics_dir / "summary.md")
+    fig_dir = plots_dir / "figures" if figures_dir is None else Path(figures_dir)
+    return StageResult(results, render_evaluate_figures(fig_dir, roc, pr, results, histories))
+
+
+def round_entry(entry: dict[str, Any], *probs: np.ndarray) -> dict[str, Any]:
+    """A choose_threshold entry as written: each chosen threshold (not a fixed one, a param)
+    by round_threshold, so it selects the same rows of every ``probs`` array as before
+    rounding; every other float to SIG_DIGITS significant digits."""
+    out = dict(entry)
+    if out["method"] != "fixed":
+        out["threshold"] = round_threshold(entry["threshold"], *probs)
+    for part in ("best_f1", "prior"):
+        if entry.get(part):
+            out[part] = {
+                **entry[part],
+                "threshold": round_threshold(entry[part]["threshold"], *probs),
+            }
+    return round_floats(out, keep=THRESHOLD_KEYS)
 
 
 def tuned_metrics(entry: dict[str, Any], heldout: pd.DataFrame, test: pd.DataFrame) -> dict:
-    """Flat figures at the chosen threshold on held-out rows, plus how the test set splits."""
+    """Flat figures at the chosen threshold on held-out rows, plus how the test set splits;
+    floats rounded as in eval.json, thresholds copied from ``entry`` (already rounded)."""
     t = entry["threshold"]
     out = classification_metrics(heldout["label"].to_numpy(), heldout["prob"].to_numpy(), t)
     best = entry["best_f1"]
@@ -149,7 +194,7 @@ def tuned_metrics(entry: dict[str, Any], heldout: pd.DataFrame, test: pd.DataFra
         test_predicted_positives=test_pos,
         test_predicted_rate=test_pos / len(test),
     )
-    return out
+    return round_floats(out, keep=THRESHOLD_KEYS)
 
 
 def run_tune_thresholds(
@@ -158,9 +203,14 @@ def run_tune_thresholds(
     prior: float | None,
     predictions_dir: str | Path = "predictions",
     metrics_dir: str | Path = "metrics",
-) -> dict[str, dict[str, Any]]:
+    figures_dir: str | Path | None = None,
+) -> StageResult:
     """Choose each model's threshold (``params`` is the ``thresholds`` section) and write
-    metrics/thresholds.json ({model: choose_threshold(...)}) and metrics/<model>/tuned.json."""
+    metrics/thresholds.json ({model: choose_threshold(...)}, rounded by round_entry),
+    metrics/<model>/tuned.json, then f1_threshold.png and confusion.png in ``figures_dir``
+    (default: plots/figures beside ``metrics_dir``). Returns the table with ``.figures``."""
+    from papercls.figures import render_threshold_figures
+
     if not models:
         raise ValueError("evaluate.models is empty: name at least one model")
     metrics_dir = Path(metrics_dir)
@@ -175,9 +225,12 @@ def run_tune_thresholds(
     table: dict[str, dict[str, Any]] = {}
     tuned: dict[str, dict[str, Any]] = {}
     for name, (heldout, test) in frames.items():
-        table[name] = choose_threshold(method, heldout, test["prob"].to_numpy(), params, prior)
+        entry = choose_threshold(method, heldout, test["prob"].to_numpy(), params, prior)
+        table[name] = round_entry(entry, heldout["prob"].to_numpy(), test["prob"].to_numpy())
         tuned[name] = tuned_metrics(table[name], heldout, test)
     for name in models:
         write_json(tuned[name], metrics_dir / name / "tuned.json")
     write_json(table, metrics_dir / "thresholds.json")
-    return table
+    fig_dir = metrics_dir.parent / "plots" / "figures" if figures_dir is None else figures_dir
+    held = {m: frames[m][0] for m in models}
+    return StageResult(table, render_threshold_figures(fig_dir, held, tuned))
