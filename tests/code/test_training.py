@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _cfg(**kw):
-    from papercls.training import TrainConfig
+    from papercls.train_config import TrainConfig
 
     base = dict(
         max_length=48,
@@ -57,7 +57,7 @@ def _weights(model_dir):
 
 
 def test_length_grouped_sampler_is_seeded_complete_and_grouped():
-    from papercls.training import LengthGroupedBatchSampler
+    from papercls.batching import LengthGroupedBatchSampler
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 200, size=203)
@@ -83,7 +83,7 @@ def test_length_grouped_sampler_is_seeded_complete_and_grouped():
 
 
 def test_train_config_from_params():
-    from papercls.training import TrainConfig
+    from papercls.train_config import TrainConfig
 
     section = {
         "backbone": "minilm",
@@ -110,7 +110,7 @@ def test_train_config_from_params():
 
 
 def test_parameter_groups_exclude_bias_and_layernorm(tiny_bert_dir):
-    from papercls.training import parameter_groups
+    from papercls.loop_setup import parameter_groups
 
     model, _ = _fresh_model(tiny_bert_dir)
     decay, no_decay = parameter_groups(model, 0.01)
@@ -126,7 +126,8 @@ def test_parameter_groups_exclude_bias_and_layernorm(tiny_bert_dir):
 def test_resume_after_interruption_gives_identical_weights(
     interruption, tiny_bert_dir, tiny_corpus, tmp_path
 ):
-    from papercls.training import latest_checkpoint, train
+    from papercls.checkpoint import latest_checkpoint
+    from papercls.training import train
 
     train_df, valid_df = tiny_corpus["train"], tiny_corpus["valid"]
     # uninterrupted: 2 epochs
@@ -332,7 +333,7 @@ def test_stage_scripts_reject_bad_arguments(capsys):
 
 
 def test_train_config_fields_are_documented_defaults():
-    from papercls.training import TrainConfig
+    from papercls.train_config import TrainConfig
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     params = (REPO / "params.yaml").read_text()
