@@ -272,7 +272,7 @@ def test_kfold_out_of_fold_predictions_and_test_mean(
         on_epoch_end=lambda e, m: seen.append(sorted(m)),
         progress=False,
     )
-    assert summary["completed"] and summary["folds"] == [0, 1, 2, 3]
+    assert summary.completed and [f.fold for f in summary.folds] == [0, 1, 2, 3]
     assert any("fold_3/valid_f1" in keys for keys in seen)
     train = pd.read_parquet(tiny_prepared_dir / "train.parquet")
     test = pd.read_parquet(tiny_prepared_dir / "test.parquet")
@@ -316,6 +316,23 @@ def test_write_history(tmp_path):
     rows = [{"epoch": 1, "train_loss": 0.7, "valid_loss": 0.6, "valid_f1": 0.5}]
     path = write_history(rows, tmp_path / "m" / "history.csv")
     assert pd.read_csv(path).to_dict("records") == rows
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through temp files that mkstemp/mkdtemp create private (0600/0700);
+    the history CSV and the model and checkpoint folders end up with ordinary permissions."""
+    import stat
+
+    from papercls.io import atomic_dir
+    from papercls.training import write_history
+
+    rows = [{"epoch": 1, "train_loss": 0.7, "valid_loss": 0.6, "valid_f1": 0.5}]
+    path = write_history(rows, tmp_path / "history.csv")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    with atomic_dir(tmp_path / "model", mode=0o755) as tmp:
+        (tmp / "config.json").write_text("{}")
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model"]
 
 
 def _load_script(name):
