@@ -20,32 +20,28 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in NAMES:
         print(f"usage: python stages/train.py {{{'|'.join(NAMES)}}}", file=sys.stderr)
         return 2
-    name = argv[0]
-    root = repo_root()
+    name, root = argv[0], repo_root()
     params = load_params(root / "params.yaml")
-    section = params[name]
-    with stage_run(f"train@{name}", {name: section, "tracking": params.get("tracking")}) as run:
+    with stage_run(
+        f"train@{name}", {name: params[name], "tracking": params.get("tracking")}
+    ) as run:
         summary = run_training(
             name,
-            section,
+            params[name],
             prepared_dir=root / "data" / "prepared",
             models_dir=root / "models",
             predictions_dir=root / "predictions",
             metrics_dir=root / "metrics",
             on_epoch_end=run.log_epoch,
         )
-        run.log_metrics(
-            {"best_valid_f1": summary["best_valid_f1"], "best_epoch": summary["best_epoch"]}
-        )
+        run.log_metrics(summary.metrics())
         run.log_artifact(root / "metrics" / name / "history.csv")
-        if summary["completed"]:
-            kind = "custom" if name == "topline" else "transformers"
-            run.log_model_dir(summary["model_dir"], kind=kind)
-    print(
-        f"{name}: best epoch {summary['best_epoch']}, valid F1 {summary['best_valid_f1']:.4f}, "
-        f"model in {summary['model_dir']}"
-    )
-    return 0 if summary["completed"] else 1
+        if summary.completed:
+            run.log_model_dir(
+                summary.model_dir, kind="custom" if name == "topline" else "transformers"
+            )
+    print(summary.headline())
+    return 0 if summary.completed else 1
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 
 from papercls.params import load_params, repo_root
+from papercls.tfidf_stage import run_tfidf
 from papercls.tracking import stage_main, stage_run
-from papercls.train_stage import run_tfidf
 
 
 def main(argv: list[str]) -> int:
@@ -19,20 +19,17 @@ def main(argv: list[str]) -> int:
         return 2
     root = repo_root()
     params = load_params(root / "params.yaml")
-    with stage_run(
-        "train_tfidf", {"tfidf": params["tfidf"], "tracking": params.get("tracking")}
-    ) as run:
+    tracked = {"tfidf": params["tfidf"], "tracking": params.get("tracking")}
+    with stage_run("train_tfidf", tracked) as run:
         summary = run_tfidf(
             params["tfidf"],
             prepared_dir=root / "data" / "prepared",
             models_dir=root / "models",
             predictions_dir=root / "predictions",
         )
-        run.log_metrics(
-            {"n_features": summary["n_features"], "fit_seconds": summary["fit_seconds"]}
-        )
-        run.log_artifacts(summary["model_dir"], artifact_path="tfidf")
-    print(f"tfidf: {summary['n_features']} features, model in {summary['model_dir']}")
+        run.log_metrics(summary.metrics())
+        run.log_artifacts(summary.model_dir, artifact_path="tfidf")
+    print(f"tfidf: {summary.n_features} features, model in {summary.model_dir}")
     return 0
 
 

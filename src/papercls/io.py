@@ -117,8 +117,9 @@ def read_csv_checked(
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success.
+    ``mode``: permission bits given to the file before the rename (default: mkstemp's 0o600)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -126,6 +127,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if mode is not None:
+            os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -146,11 +149,14 @@ def replace_dir(src: Path, dst: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory beside ``target``; it replaces ``target`` only on success."""
+def atomic_dir(target: str | Path, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary directory beside ``target``; it replaces ``target`` only on success.
+    ``mode``: permission bits of the directory (default: mkdtemp's 0o700)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    if mode is not None:
+        os.chmod(tmp, mode)
     try:
         yield tmp
         replace_dir(tmp, target)

@@ -47,3 +47,11 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
+
+
+def section(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """A copy of the ``name`` section; ``params`` may be the whole params.yaml or the section
+    itself."""
+    if isinstance(params.get(name), dict):
+        return dict(params[name])
+    return dict(params)

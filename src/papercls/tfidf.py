@@ -11,9 +11,6 @@ those arrays, so a reloaded model reproduces the fitted model's probabilities ex
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from papercls.io import replace_dir
+from papercls.io import atomic_dir
 
 FORMAT = "papercls-tfidf-v1"
 CONFIG_FILE = "tfidf.json"
@@ -142,37 +139,28 @@ class TfidfClassifier:
     def save(self, directory: str | Path) -> Path:
         """Write tfidf.json + tfidf.safetensors into ``directory`` (atomically replaced)."""
         self._check_fitted()
+        config = {
+            "format": FORMAT,
+            "max_features": self.max_features,
+            "ngram_max": self.ngram_max,
+            "C": self.C,
+            "seed": self.seed,
+            "max_iter": self.max_iter,
+            "sublinear_tf": True,
+            "lowercase": True,
+            "token_pattern": TOKEN_PATTERN,
+            "id2label": {"0": "other", "1": "medical"},
+            "vocabulary": self.vocabulary,
+        }
+        weights = {
+            "idf": np.ascontiguousarray(self.idf),
+            "coef": np.ascontiguousarray(self.coef),
+            "intercept": np.array([self.intercept], dtype=np.float64),
+        }
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-        try:
-            config = {
-                "format": FORMAT,
-                "max_features": self.max_features,
-                "ngram_max": self.ngram_max,
-                "C": self.C,
-                "seed": self.seed,
-                "max_iter": self.max_iter,
-                "sublinear_tf": True,
-                "lowercase": True,
-                "token_pattern": TOKEN_PATTERN,
-                "id2label": {"0": "other", "1": "medical"},
-                "vocabulary": self.vocabulary,
-            }
+        with atomic_dir(directory, mode=0o755) as tmp:
             (tmp / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False), "utf-8")
-            save_file(
-                {
-                    "idf": np.ascontiguousarray(self.idf),
-                    "coef": np.ascontiguousarray(self.coef),
-                    "intercept": np.array([self.intercept], dtype=np.float64),
-                },
-                str(tmp / WEIGHTS_FILE),
-            )
-            os.chmod(tmp, 0o755)
-            replace_dir(tmp, directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            save_file(weights, str(tmp / WEIGHTS_FILE))
         return directory
 
     @classmethod

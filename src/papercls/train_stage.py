@@ -1,151 +1,134 @@
-"""Logic of the train stages: ``train@baseline``, ``train@topline`` and ``train_tfidf``.
+"""Logic of the encoder train stages ``train@baseline`` and ``train@topline``.
 
-Inputs: ``<prepared>/{train,valid,test}.parquet``. Outputs: ``models/<name>/``,
-``predictions/<name>/heldout.parquet`` (uuid, label, prob), ``predictions/<name>/test.parquet``
-(uuid, prob), ``metrics/<name>/history.csv`` (encoders only). Predictions are made by the model
-RELOADED from disk, so they are exactly what a later stage loading ``models/<name>`` sees.
+Inputs and prediction files: :mod:`papercls.stage_io`. Outputs: ``models/<name>/``,
+``predictions/<name>/{heldout,test}.parquet`` and ``metrics/<name>/history.csv``. Predictions
+are made by the model RELOADED from disk, so they are exactly what a later stage loading
+``models/<name>`` sees.
 
 k-fold (``kfold: true``): one model per ``fold`` value of train.parquet, saved as
 ``models/<name>/fold_<k>/``, each trained on the other folds and early-stopped on valid.parquet;
 heldout.parquet holds the out-of-fold probabilities of every train.parquet row; test.parquet the
-mean over the fold models. A finished fold survives an interruption (its checkpoint is kept
-until all folds are done), so a rerun only retrains what is missing.
+mean over the fold models (:func:`papercls.inference.predict_dir_proba`). A finished fold
+survives an interruption (its checkpoint is kept until all folds are done), so a rerun only
+retrains what is missing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import torch
+from transformers import AutoTokenizer, set_seed
 
-from papercls.io import write_parquet
+from papercls.backbone import resolve_backbone
+from papercls.inference import predict_dir_proba
+from papercls.models import build_baseline, build_topline
+from papercls.params import section as params_section
+from papercls.stage_io import heldout_frame, read_prepared, test_set_frame, write_predictions
+from papercls.train_config import TrainConfig
+from papercls.training import TrainResult, train, write_history
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
-def _section(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` may be the whole params.yaml or just the model's section."""
-    if isinstance(params.get(name), dict):
-        return dict(params[name])
-    return dict(params)
+@dataclass
+class FoldSummary:
+    fold: int
+    model_dir: Path  # models/<name>/fold_<k>
+    completed: bool
+    best_epoch: int
+    best_valid_f1: float
+    train_samples_per_s: float | None
 
 
-def read_prepared(prepared_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    prepared_dir = Path(prepared_dir)
-    frames = []
-    for split, cols in (
-        ("train", ["uuid", "text", "label"]),
-        ("valid", ["uuid", "text", "label"]),
-        ("test", ["uuid", "text"]),
-    ):
-        path = prepared_dir / f"{split}.parquet"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found: run the preprocess stage first")
-        df = pd.read_parquet(path)
-        missing = [c for c in cols if c not in df.columns]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {missing}")
-        frames.append(df.reset_index(drop=True))
-    return frames[0], frames[1], frames[2]
+@dataclass
+class TrainSummary:
+    """What a train stage did. k-fold: ``best_valid_f1`` and ``train_samples_per_s`` are means
+    over the folds trained, ``best_epochs`` and ``folds`` hold one entry per fold."""
 
+    name: str
+    backbone: str
+    kfold: bool
+    model_dir: Path  # models/<name>
+    completed: bool  # False: stopped by max_epochs_this_run; no predictions written
+    best_valid_f1: float
+    best_epochs: list[int]  # one per fold, or one
+    history: list[dict[str, float]]  # k-fold: rows carry a "fold" key
+    train_samples_per_s: float | None
+    folds: list[FoldSummary] = field(default_factory=list)  # k-fold only
+    heldout: Path | None = None  # predictions/<name>/heldout.parquet (when completed)
+    test: Path | None = None  # predictions/<name>/test.parquet
+    history_csv: Path | None = None  # metrics/<name>/history.csv
 
-def _write_predictions(
-    predictions_dir: Path, name: str, heldout: pd.DataFrame, test: pd.DataFrame
-) -> dict[str, str]:
-    out = predictions_dir / name
-    out.mkdir(parents=True, exist_ok=True)
-    write_parquet(heldout, out / "heldout.parquet")
-    write_parquet(test, out / "test.parquet")
-    return {"heldout": str(out / "heldout.parquet"), "test": str(out / "test.parquet")}
-
-
-def _heldout_frame(df: pd.DataFrame, prob: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "uuid": [str(u) for u in df["uuid"].tolist()],
-            "label": df["label"].astype("int64").to_numpy(),
-            "prob": np.asarray(prob, dtype=np.float64),
+    def metrics(self) -> dict[str, float]:
+        """The numbers a tracking run logs: ``best_valid_f1`` and ``best_epoch`` (k-fold: the
+        means over the folds, and ``fold_<k>/best_epoch``, ``fold_<k>/best_valid_f1``)."""
+        out = {
+            "best_valid_f1": self.best_valid_f1,
+            "best_epoch": float(np.mean(self.best_epochs)) if self.kfold else self.best_epochs[0],
         }
-    )
+        for f in self.folds:
+            out[f"fold_{f.fold}/best_epoch"] = f.best_epoch
+            out[f"fold_{f.fold}/best_valid_f1"] = f.best_valid_f1
+        return out
+
+    def headline(self) -> str:
+        epochs = self.best_epochs if self.kfold else self.best_epochs[0]
+        return (
+            f"{self.name}: best epoch {epochs}, valid F1 {self.best_valid_f1:.4f}, "
+            f"model in {self.model_dir}"
+        )
 
 
-def _test_frame(df: pd.DataFrame, prob: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "uuid": [str(u) for u in df["uuid"].tolist()],
-            "prob": np.asarray(prob, dtype=np.float64),
-        }
-    )
+class _Predictions(NamedTuple):
+    heldout: pd.DataFrame
+    test: pd.DataFrame
 
 
-# --------------------------------------------------------------------------------------------
-# TF-IDF
+@dataclass
+class _Job:
+    """One encoder's training: its params section, resolved backbone and loop config."""
 
+    name: str
+    section: dict[str, Any]
+    backbone_dir: str
+    cfg: TrainConfig
+    out_root: Path  # models/<name>
+    ckpt_root: Path  # models/<name>.ckpt unless checkpoint_dir is set
 
-def run_tfidf(
-    params: dict[str, Any],
-    prepared_dir: str | Path = "data/prepared",
-    models_dir: str | Path = "models",
-    predictions_dir: str | Path = "predictions",
-    name: str = "tfidf",
-) -> dict[str, Any]:
-    """Fit TF-IDF + logistic regression on train, save ``models/<name>/``, reload it and write
-    the valid (heldout) and test predictions. Returns a summary dict."""
-    from papercls.tfidf import TfidfClassifier
+    def fit(
+        self,
+        train_part: pd.DataFrame,
+        valid_df: pd.DataFrame,
+        out_dir: Path,
+        cfg: TrainConfig,
+        callback: EpochCallback | None,
+    ) -> TrainResult:
+        tokenizer = AutoTokenizer.from_pretrained(self.backbone_dir)
+        set_seed(cfg.seed)
+        model = build_model(self.section, self.backbone_dir)
+        return train(model, tokenizer, train_part, valid_df, cfg, out_dir, callback)
 
-    section = _section(name, params)
-    train_df, valid_df, test_df = read_prepared(prepared_dir)
-    t0 = time.perf_counter()
-    clf = TfidfClassifier.from_params(section).fit(
-        train_df["text"].tolist(), train_df["label"].to_numpy()
-    )
-    fit_s = time.perf_counter() - t0
-    model_dir = Path(models_dir) / name
-    clf.save(model_dir)
-    clf = TfidfClassifier.load(model_dir)
-    paths = _write_predictions(
-        Path(predictions_dir),
-        name,
-        _heldout_frame(valid_df, clf.predict_proba(valid_df["text"].tolist())),
-        _test_frame(test_df, clf.predict_proba(test_df["text"].tolist())),
-    )
-    return {
-        "name": name,
-        "model_dir": str(model_dir),
-        "n_features": len(clf.vocabulary),
-        "fit_seconds": fit_s,
-        **paths,
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# encoders
+    def probs(self, model_dir: Path, texts: list[str]) -> np.ndarray:
+        """P(label == 1) from the model(s) saved in ``model_dir`` (k-fold root: fold mean)."""
+        return predict_dir_proba(
+            model_dir, texts, batch_size=self.cfg.eval_batch_size, progress=self.cfg.progress
+        )
 
 
 def build_model(section: dict[str, Any], backbone_dir: str):
     """Baseline (``AutoModelForSequenceClassification``) or, when the section has a ``head``
     mapping, the fused-head topline."""
-    from papercls.models import build_baseline, build_topline
-
     if section.get("head") is not None:
         return build_topline(backbone_dir, section["head"])
     return build_baseline(backbone_dir)
-
-
-def _prefixed(callback: EpochCallback | None, prefix: str) -> EpochCallback | None:
-    if callback is None:
-        return None
-
-    def inner(epoch: int, metrics: dict[str, float]) -> None:
-        callback(epoch, {f"{prefix}{k}": v for k, v in metrics.items()})
-
-    return inner
 
 
 def run_training(
@@ -157,119 +140,159 @@ def run_training(
     metrics_dir: str | Path = "metrics",
     on_epoch_end: EpochCallback | None = None,
     **overrides: Any,
-) -> dict[str, Any]:
+) -> TrainSummary:
     """Train the encoder model ``name`` (baseline/topline) from its params section; write its
     model, predictions and history. ``params``: the section (or the whole params.yaml).
 
     ``on_epoch_end(epoch, metrics)``: per-epoch hook (tracking); in k-fold mode the metric names
     are prefixed ``fold_<k>/``. ``overrides``: TrainConfig fields for this run only (e.g.
-    ``max_epochs_this_run``, ``progress``). Returns a summary dict (paths, best epoch(s),
-    best validation F1, training samples/s, ``completed``).
+    ``max_epochs_this_run``, ``progress``).
     """
-    import torch
-    from transformers import AutoTokenizer, set_seed
-
-    from papercls.backbone import resolve_backbone
-    from papercls.inference import load_classifier, predict_proba
-    from papercls.training import TrainConfig, train, write_history
-
-    section = _section(name, params)
-    kfold = bool(section.get("kfold", False))
+    section = params_section(params, name)
     cfg = TrainConfig.from_params(section, **overrides)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    backbone_dir = resolve_backbone(section.get("backbone", "minilm"))
-    train_df, valid_df, test_df = read_prepared(prepared_dir)
-    models_dir, predictions_dir, metrics_dir = (
-        Path(models_dir),
-        Path(predictions_dir),
-        Path(metrics_dir),
+    models_dir = Path(models_dir)
+    job = _Job(
+        name=name,
+        section=section,
+        backbone_dir=resolve_backbone(section.get("backbone", "minilm")),
+        cfg=cfg,
+        out_root=models_dir / name,
+        ckpt_root=Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else models_dir / f"{name}.ckpt",
     )
-    out_root = models_dir / name
-    ckpt_root = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else models_dir / f"{name}.ckpt"
-    summary: dict[str, Any] = {
-        "name": name,
-        "backbone": str(section.get("backbone", "minilm")),
-        "kfold": kfold,
-        "model_dir": str(out_root),
-    }
-
-    def fit(train_part: pd.DataFrame, out_dir: Path, fold_cfg: TrainConfig, callback):
-        tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
-        set_seed(fold_cfg.seed)
-        model = build_model(section, backbone_dir)
-        return train(model, tokenizer, train_part, valid_df, fold_cfg, out_dir, callback)
-
-    def probs(model_dir: Path, texts: list[str]) -> np.ndarray:
-        model, tokenizer = load_classifier(model_dir)
-        return predict_proba(
-            model,
-            tokenizer,
-            texts,
-            max_length=None,
-            batch_size=cfg.eval_batch_size,
-            progress=cfg.progress,
-        )
-
-    if not kfold:
-        cfg = dataclasses.replace(cfg, checkpoint_dir=str(ckpt_root))
-        result = fit(train_df, out_root, cfg, on_epoch_end)
-        summary.update(
-            completed=result.completed,
-            best_epoch=result.best_epoch,
-            best_valid_f1=result.best_valid_f1,
-            train_samples_per_s=result.train_samples_per_s,
-            history=result.history,
-        )
-        if not result.completed:
-            return summary
-        heldout = _heldout_frame(valid_df, probs(out_root, valid_df["text"].tolist()))
-        test = _test_frame(test_df, probs(out_root, test_df["text"].tolist()))
-        history = result.history
+    frames = read_prepared(prepared_dir)
+    if section.get("kfold", False):
+        summary, predictions = _train_kfold(job, *frames, on_epoch_end)
     else:
-        if "fold" not in train_df.columns:
-            raise ValueError("kfold: true needs a fold column in train.parquet")
-        folds = sorted(int(f) for f in train_df["fold"].unique())
-        if len(folds) < 2:
-            raise ValueError(f"kfold: true needs at least 2 folds, train.parquet has {folds}")
-        if (out_root / "config.json").exists():  # a single-model layout from an earlier run
-            shutil.rmtree(out_root)
-        fold_ids = train_df["fold"].astype("int64").to_numpy()
-        oof = np.full(len(train_df), np.nan)
-        test_sum = np.zeros(len(test_df))
-        history, fold_results = [], []
-        for k in folds:
-            in_fold = fold_ids == k
-            fold_cfg = dataclasses.replace(
-                cfg, checkpoint_dir=str(ckpt_root / f"fold_{k}"), keep_checkpoint=True
-            )
-            fold_dir = out_root / f"fold_{k}"
-            result = fit(
-                train_df[~in_fold].reset_index(drop=True),
-                fold_dir,
-                fold_cfg,
-                _prefixed(on_epoch_end, f"fold_{k}/"),
-            )
-            fold_results.append(result)
-            history += [{"fold": k, **row} for row in result.history]
-            if not result.completed:
-                summary.update(completed=False, history=history)
-                return summary
-            oof[in_fold] = probs(fold_dir, train_df.loc[in_fold, "text"].tolist())
-            test_sum += probs(fold_dir, test_df["text"].tolist())
-        heldout = _heldout_frame(train_df, oof)
-        test = _test_frame(test_df, test_sum / len(folds))
-        speeds = [r.train_samples_per_s for r in fold_results if r.train_samples_per_s]
-        summary.update(
-            completed=True,
-            folds=folds,
-            best_epoch=[r.best_epoch for r in fold_results],
-            best_valid_f1=float(np.mean([r.best_valid_f1 for r in fold_results])),
-            train_samples_per_s=float(np.mean(speeds)) if speeds else None,
-            history=history,
-        )
-    summary.update(_write_predictions(predictions_dir, name, heldout, test))
-    summary["history_csv"] = str(write_history(history, metrics_dir / name / "history.csv"))
-    if ckpt_root.exists():
-        shutil.rmtree(ckpt_root, ignore_errors=True)
+        summary, predictions = _train_single(job, *frames, on_epoch_end)
+    if predictions is None:  # interrupted: the checkpoints stay for the rerun
+        return summary
+    summary.heldout, summary.test = write_predictions(
+        predictions_dir, name, predictions.heldout, predictions.test
+    )
+    summary.history_csv = write_history(summary.history, Path(metrics_dir) / name / "history.csv")
+    if job.ckpt_root.exists():
+        shutil.rmtree(job.ckpt_root, ignore_errors=True)
     return summary
+
+
+def _summary(job: _Job, kfold: bool, **fields: Any) -> TrainSummary:
+    backbone = str(job.section.get("backbone", "minilm"))
+    return TrainSummary(
+        name=job.name, backbone=backbone, kfold=kfold, model_dir=job.out_root, **fields
+    )
+
+
+def _train_single(
+    job: _Job,
+    train_df: pd.DataFrame,
+    valid_df: pd.DataFrame,
+    test_df: pd.DataFrame,
+    on_epoch_end: EpochCallback | None,
+) -> tuple[TrainSummary, _Predictions | None]:
+    """One model on all of train.parquet; heldout = valid.parquet."""
+    cfg = dataclasses.replace(job.cfg, checkpoint_dir=str(job.ckpt_root))
+    result = job.fit(train_df, valid_df, job.out_root, cfg, on_epoch_end)
+    summary = _summary(
+        job,
+        kfold=False,
+        completed=result.completed,
+        best_valid_f1=result.best_valid_f1,
+        best_epochs=[result.best_epoch],
+        history=result.history,
+        train_samples_per_s=result.train_samples_per_s,
+    )
+    if not result.completed:
+        return summary, None
+    return summary, _Predictions(
+        heldout_frame(valid_df, job.probs(job.out_root, valid_df["text"].tolist())),
+        test_set_frame(test_df, job.probs(job.out_root, test_df["text"].tolist())),
+    )
+
+
+def _train_kfold(
+    job: _Job,
+    train_df: pd.DataFrame,
+    valid_df: pd.DataFrame,
+    test_df: pd.DataFrame,
+    on_epoch_end: EpochCallback | None,
+) -> tuple[TrainSummary, _Predictions | None]:
+    """One model per fold, trained on the other folds; heldout = out-of-fold probabilities of
+    every train.parquet row, test = the mean over the fold models."""
+    folds = _fold_ids(train_df)
+    _clear_other_layouts(job.out_root, folds)
+    fold_ids = train_df["fold"].astype("int64").to_numpy()
+    oof = np.full(len(train_df), np.nan)
+    history: list[dict[str, float]] = []
+    done: list[FoldSummary] = []
+    for k in folds:
+        in_fold = fold_ids == k
+        fold_dir = job.out_root / f"fold_{k}"
+        cfg = dataclasses.replace(
+            job.cfg, checkpoint_dir=str(job.ckpt_root / f"fold_{k}"), keep_checkpoint=True
+        )
+        train_part = train_df[~in_fold].reset_index(drop=True)
+        result = job.fit(train_part, valid_df, fold_dir, cfg, _prefixed(on_epoch_end, k))
+        done.append(_fold_summary(k, fold_dir, result))
+        history += [{"fold": k, **row} for row in result.history]
+        if not result.completed:
+            break
+        oof[in_fold] = job.probs(fold_dir, train_df.loc[in_fold, "text"].tolist())
+    speeds = [f.train_samples_per_s for f in done if f.train_samples_per_s]
+    summary = _summary(
+        job,
+        kfold=True,
+        completed=all(f.completed for f in done),
+        best_valid_f1=float(np.mean([f.best_valid_f1 for f in done])),
+        best_epochs=[f.best_epoch for f in done],
+        history=history,
+        train_samples_per_s=float(np.mean(speeds)) if speeds else None,
+        folds=done,
+    )
+    if not summary.completed:
+        return summary, None
+    test = job.probs(job.out_root, test_df["text"].tolist())  # mean over fold_<k>/ models
+    return summary, _Predictions(heldout_frame(train_df, oof), test_set_frame(test_df, test))
+
+
+def _fold_ids(train_df: pd.DataFrame) -> list[int]:
+    if "fold" not in train_df.columns:
+        raise ValueError("kfold: true needs a fold column in train.parquet")
+    folds = sorted(int(f) for f in train_df["fold"].unique())
+    if len(folds) < 2:
+        raise ValueError(f"kfold: true needs at least 2 folds, train.parquet has {folds}")
+    return folds
+
+
+def _clear_other_layouts(out_root: Path, folds: list[int]) -> None:
+    """Remove a single-model layout and fold folders of other fold ids left by earlier runs,
+    so that ``models/<name>/`` holds exactly this run's fold models."""
+    if (out_root / "config.json").exists():
+        shutil.rmtree(out_root)
+    keep = {f"fold_{k}" for k in folds}
+    for p in out_root.glob("fold_*"):
+        if p.name not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _fold_summary(k: int, fold_dir: Path, result: TrainResult) -> FoldSummary:
+    return FoldSummary(
+        fold=k,
+        model_dir=fold_dir,
+        completed=result.completed,
+        best_epoch=result.best_epoch,
+        best_valid_f1=result.best_valid_f1,
+        train_samples_per_s=result.train_samples_per_s,
+    )
+
+
+def _prefixed(callback: EpochCallback | None, fold: int) -> EpochCallback | None:
+    """``callback`` with the metric names prefixed ``fold_<k>/``."""
+    if callback is None:
+        return None
+
+    def inner(epoch: int, metrics: dict[str, float]) -> None:
+        callback(epoch, {f"fold_{fold}/{k}": v for k, v in metrics.items()})
+
+    return inner

@@ -1,14 +1,12 @@
 """The one training loop of the encoder models (baseline, topline, their k-fold variants).
 
 ``train()`` runs unchanged on CPU, on one GPU (bf16/fp16 autocast) and on several GPUs under
-``torchrun`` / ``accelerate launch`` (Accelerate). Texts are tokenised once; batches are
-length-grouped (shuffled within seeded mega-batches of similar length) and dynamically padded.
-AdamW (no decay on biases/norms), linear warm-up and decay, gradient accumulation, clipping,
-early stopping on validation F1 with the best epoch's weights kept.
+``torchrun`` / ``accelerate launch`` (Accelerate). Texts are tokenised once and batched by
+length (:mod:`papercls.batching`). AdamW (no decay on biases/norms), linear warm-up and decay,
+gradient accumulation, clipping, early stopping on validation F1 with the best epoch's weights
+kept.
 
-Every epoch ends with a checkpoint ``<ckpt>/epoch-NNNN/`` written to a temp dir and renamed
-(model + best weights as safetensors; optimizer/scheduler/scaler state via ``torch.save`` and
-read back with ``torch.load(weights_only=True)``; the rest in JSON). Rerunning after an
+Every epoch ends with a checkpoint (:mod:`papercls.checkpoint`). Rerunning after an
 interruption resumes from the last complete checkpoint and ends with exactly the weights of an
 uninterrupted run on CPU: batch order depends only on (seed, epoch) and the global RNGs are
 reseeded with ``seed + epoch`` at the start of every epoch.
@@ -16,12 +14,7 @@ reseeded with ``seed + epoch`` at the start of every epoch.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
-import math
-import os
-import re
 import shutil
 import time
 import warnings
@@ -33,87 +26,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from papercls.inference import encode, model_input_names, resolve_max_length, show_progress
-from papercls.io import replace_dir
+from papercls.batching import LengthGroupedBatchSampler
+from papercls.checkpoint import (
+    LoopState,
+    cpu_state,
+    latest_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
+from papercls.io import atomic_dir, atomic_path
+from papercls.loop_setup import LoopParts, prepare_loop
+from papercls.train_config import TrainConfig
 
-CHECKPOINT_FORMAT = "papercls-ckpt-v1"
-_EPOCH_DIR = re.compile(r"^epoch-(\d{4,})$")
-
-# Keys of a model section that are about building the model, not the loop.
-MODEL_KEYS = frozenset({"backbone", "kfold", "head"})
+# Also importable from here (benchmarks/run.py does): the sampler, and the config.
+__all__ = [
+    "LengthGroupedBatchSampler",
+    "TrainConfig",
+    "TrainResult",
+    "train",
+    "write_history",
+]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
-
-
-@dataclass
-class TrainConfig:
-    max_length: int = 256
-    batch_size: int = 16
-    grad_accum: int = 1
-    epochs: int = 3
-    lr: float = 5e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    patience: int = 2  # epochs without validation-F1 improvement before stopping; 0 = never
-    seed: int = 42
-    threads: int = 0  # torch CPU threads; 0 = library default (all cores)
-    max_grad_norm: float = 1.0
-    eval_batch_size: int = 64
-    mixed_precision: str = "auto"  # auto (bf16/fp16 on CUDA, none on CPU) | no | bf16 | fp16
-    select_best: bool = True  # final weights = best validation-F1 epoch (else the last epoch)
-    checkpoint_dir: str | None = None  # default: <out_dir>/../<out_dir name>.ckpt
-    keep_checkpoint: bool = False  # keep the checkpoint after success (k-fold: until all folds)
-    max_epochs_this_run: int | None = None  # stop (resumably) after this many epochs this call
-    progress: bool | None = None  # tqdm bars; None = only on a terminal
-
-    # Fields that do not change the trained weights (left out of the resume fingerprint).
-    RUNTIME_FIELDS = frozenset(
-        {
-            "threads",
-            "eval_batch_size",
-            "checkpoint_dir",
-            "keep_checkpoint",
-            "max_epochs_this_run",
-            "progress",
-        }
-    )
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            if f.type in ("int", "int | None"):
-                setattr(self, f.name, int(value))
-            elif f.type == "float":
-                setattr(self, f.name, float(value))
-        if self.epochs < 1:
-            raise ValueError("epochs must be >= 1")
-        if self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError("batch_size and grad_accum must be >= 1")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError("warmup_ratio must be in [0, 1)")
-        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
-            raise ValueError("mixed_precision must be one of auto, no, bf16, fp16")
-
-    @classmethod
-    def from_params(cls, section: dict[str, Any], **overrides: Any) -> TrainConfig:
-        """From a ``baseline``/``topline`` params section (model keys backbone/kfold/head are
-        ignored; unknown keys are an error so that typos do not pass silently)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(section) - names - MODEL_KEYS
-        if unknown:
-            raise ValueError(f"unknown training param(s) {sorted(unknown)}; known: {sorted(names)}")
-        kwargs = {k: v for k, v in section.items() if k in names}
-        kwargs.update(overrides)
-        return cls(**kwargs)
-
-    def fingerprint_fields(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.RUNTIME_FIELDS}
 
 
 @dataclass
@@ -131,211 +67,7 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------------------------
-# batching
-
-
-class LengthGroupedBatchSampler:
-    """Batches of indices of similar length.
-
-    shuffle=True: a seeded permutation (``seed``, ``epoch``) is cut into mega-batches of
-    ``batch_size * mega_batch_mult`` indices, each sorted by length (longest first), concatenated
-    and cut into batches; the full batches are shuffled, the one partial batch comes last.
-    shuffle=False: all indices sorted by length (longest first).
-    """
-
-    drop_last = False
-
-    def __init__(
-        self,
-        lengths: list[int] | np.ndarray,
-        batch_size: int,
-        seed: int = 0,
-        shuffle: bool = True,
-        mega_batch_mult: int | None = None,
-    ):
-        self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.batch_size = int(batch_size)
-        self.seed = int(seed)
-        self.shuffle = shuffle
-        n = len(self.lengths)
-        if mega_batch_mult is None:  # as transformers' LengthGroupedSampler
-            mega_batch_mult = max(1, min(n // (self.batch_size * 4), 50))
-        self.mega_batch_mult = int(mega_batch_mult)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def batches(self) -> list[list[int]]:
-        n = len(self.lengths)
-        bs = self.batch_size
-        if not self.shuffle:
-            order = np.argsort(-self.lengths, kind="stable")
-            return [order[i : i + bs].tolist() for i in range(0, n, bs)]
-        rng = np.random.default_rng([self.seed, self.epoch])
-        perm = rng.permutation(n)
-        mega = bs * self.mega_batch_mult
-        chunks = []
-        for s in range(0, n, mega):
-            chunk = perm[s : s + mega]
-            chunks.append(chunk[np.argsort(-self.lengths[chunk], kind="stable")])
-        flat = np.concatenate(chunks) if chunks else perm
-        batches = [flat[i : i + bs].tolist() for i in range(0, n, bs)]
-        tail = [batches.pop()] if batches and len(batches[-1]) < bs else []
-        order = rng.permutation(len(batches))
-        return [batches[i] for i in order] + tail
-
-    def __iter__(self):
-        yield from self.batches()
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
-
-
-class _ListDataset(torch.utils.data.Dataset):
-    def __init__(self, rows: list[dict[str, Any]]):
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return self.rows[i]
-
-
-def tokenize_frame(
-    tokenizer, df: pd.DataFrame, max_length: int, keys: set[str] | None = None
-) -> list[dict[str, Any]]:
-    """One feature dict per row (no padding) with ``labels`` from the ``label`` column."""
-    enc = encode(tokenizer, df["text"].tolist(), max_length)
-    use = [k for k in enc if keys is None or k in keys]
-    labels = df["label"].astype("int64").tolist()
-    return [{**{k: enc[k][i] for k in use}, "labels": int(labels[i])} for i in range(len(df))]
-
-
-# --------------------------------------------------------------------------------------------
-# helpers
-
-
-def resolve_mixed_precision(value: str) -> str:
-    if value != "auto":
-        return value
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "no"
-
-
-def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: no weight decay on biases and normalisation weights."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        lname = name.lower()
-        if p.ndim < 2 or "bias" in lname or "layernorm" in lname or "layer_norm" in lname:
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    return [
-        {"params": decay, "weight_decay": float(weight_decay)},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-
-
-def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Detached CPU copies (no shared storage, so safetensors can write them)."""
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-
-
-def _fingerprint(cfg: TrainConfig, model, train_rows, valid_rows, extra: dict) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps(cfg.fingerprint_fields(), sort_keys=True, default=str).encode())
-    h.update(type(model).__name__.encode())
-    cfg_dict = model.config.to_dict()
-    cfg_dict.pop("_name_or_path", None)
-    cfg_dict.pop("transformers_version", None)
-    h.update(json.dumps(cfg_dict, sort_keys=True, default=str).encode())
-    h.update(json.dumps(extra, sort_keys=True).encode())
-    for rows in (train_rows, valid_rows):
-        h.update(str(len(rows)).encode())
-        for r in rows:
-            h.update(np.asarray(r["input_ids"], dtype=np.int64).tobytes())
-            h.update(b"|%d;" % r["labels"])
-    return h.hexdigest()
-
-
-def latest_checkpoint(ckpt_root: str | Path) -> Path | None:
-    """The newest complete ``epoch-NNNN`` checkpoint (one with state.json), or None."""
-    root = Path(ckpt_root)
-    if not root.is_dir():
-        return None
-    found = []
-    for p in root.iterdir():
-        m = _EPOCH_DIR.match(p.name)
-        if m and p.is_dir() and (p / "state.json").is_file():
-            found.append((int(m.group(1)), p))
-    return max(found)[1] if found else None
-
-
-def _torch_load(path: Path) -> Any:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def _write_checkpoint(
-    root: Path,
-    epoch: int,
-    model_state: dict[str, torch.Tensor],
-    best_state: dict[str, torch.Tensor] | None,
-    best_is_current: bool,
-    optimizer,
-    scheduler,
-    scaler,
-    state: dict[str, Any],
-) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"epoch-{epoch:04d}"
-    tmp = root / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_file(model_state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-    if not best_is_current and best_state is not None:
-        save_file(best_state, str(tmp / "best.safetensors"), metadata={"format": "pt"})
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    if scaler is not None:
-        torch.save(scaler.state_dict(), tmp / "scaler.pt")
-    # state.json last: its presence marks the checkpoint complete.
-    (tmp / "state.json").write_text(json.dumps(state, indent=1), "utf-8")
-    replace_dir(tmp, final)
-    for p in root.iterdir():  # older checkpoints and leftovers of killed writes
-        if p != final and (_EPOCH_DIR.match(p.name) or p.name.startswith(".epoch-")):
-            shutil.rmtree(p, ignore_errors=True)
-    return final
-
-
-@torch.inference_mode()
-def _evaluate(model, loader, accelerator) -> tuple[float, float, np.ndarray, np.ndarray]:
-    from sklearn.metrics import f1_score
-
-    model.eval()
-    all_logits, all_labels = [], []
-    for batch in loader:
-        labels = batch.pop("labels")
-        logits = model(**batch).logits.float()
-        logits, labels = accelerator.gather_for_metrics((logits, labels))
-        all_logits.append(logits.cpu())
-        all_labels.append(labels.cpu())
-    logits = torch.cat(all_logits)
-    labels = torch.cat(all_labels)
-    loss = torch.nn.functional.cross_entropy(logits, labels).item()
-    probs = torch.softmax(logits, dim=-1)[:, 1].numpy().astype(np.float64)
-    y = labels.numpy()
-    f1 = float(f1_score(y, (probs >= 0.5).astype(int), zero_division=0))
-    return float(loss), f1, probs, y
-
-
-# --------------------------------------------------------------------------------------------
-# the loop
+# the driver
 
 
 def train(
@@ -355,15 +87,56 @@ def train(
     main process after each epoch's checkpoint is written (epoch counts from 1; epochs restored
     from a checkpoint are not replayed).
     """
-    from accelerate import Accelerator
-    from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
-
     out_dir = Path(out_dir)
     ckpt_root = (
         Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else out_dir.parent / f"{out_dir.name}.ckpt"
     )
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    _check_frames(train_df, valid_df)
+    run = prepare_loop(model, tokenizer, train_df, valid_df, cfg)
+    state = _restore(run, ckpt_root)
+    resumed_from = state.epoch
+    _announce(run, cfg)
+    meter = _Meter()
+    interrupted = False
+    for epoch in range(state.epoch, cfg.epochs):
+        if state.stop:
+            break
+        if cfg.max_epochs_this_run is not None and meter.epochs_run >= cfg.max_epochs_this_run:
+            interrupted = True  # resumable; no final model
+            break
+        train_loss = _train_epoch(run, cfg, epoch, state, meter)
+        valid_loss, valid_f1, _, _ = _evaluate(run.model, run.valid_loader, run.accelerator)
+        meter.epochs_run += 1
+        row = _record_epoch(run, cfg, state, epoch, train_loss, valid_loss, valid_f1)
+        _checkpoint(run, state, ckpt_root)
+        if on_epoch_end is not None and run.main:
+            on_epoch_end(epoch + 1, {**row, "lr": float(run.scheduler.get_last_lr()[0])})
+
+    result = _result(run, cfg, state, meter, resumed_from, ckpt_root, not interrupted)
+    if interrupted:
+        run.accelerator.free_memory()
+        return result
+    result.best_epoch = _save_final(run, cfg, state, tokenizer, out_dir, ckpt_root)
+    result.model_dir = out_dir
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# the steps
+
+
+@dataclass
+class _Meter:
+    """What this call trained: epochs, and the samples and seconds of the batch loops."""
+
+    epochs_run: int = 0
+    seconds: float = 0.0
+    samples: int = 0
+
+
+def _check_frames(train_df: pd.DataFrame, valid_df: pd.DataFrame) -> None:
     for name, df in (("train", train_df), ("valid", valid_df)):
         missing = {"text", "label"} - set(df.columns)
         if missing:
@@ -371,265 +144,237 @@ def train(
         if len(df) == 0:
             raise ValueError(f"{name} frame is empty")
 
-    set_seed(cfg.seed)
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
-    main = accelerator.is_main_process
-    progress = show_progress(cfg.progress) and main
 
-    # -- data: tokenised once ---------------------------------------------------------------
-    max_length = resolve_max_length(tokenizer, cfg.max_length)
-    keys = model_input_names(model)
-    train_rows = tokenize_frame(tokenizer, train_df, max_length, keys)
-    valid_rows = tokenize_frame(tokenizer, valid_df, max_length, keys)
-    collator = DataCollatorWithPadding(
-        tokenizer, pad_to_multiple_of=8 if accelerator.device.type == "cuda" else None
-    )
-    sampler = LengthGroupedBatchSampler(
-        [len(r["input_ids"]) for r in train_rows], cfg.batch_size, seed=cfg.seed
-    )
-    train_loader = DataLoader(_ListDataset(train_rows), batch_sampler=sampler, collate_fn=collator)
-    valid_sampler = LengthGroupedBatchSampler(
-        [len(r["input_ids"]) for r in valid_rows], cfg.eval_batch_size, shuffle=False
-    )
-    valid_loader = DataLoader(
-        _ListDataset(valid_rows), batch_sampler=valid_sampler, collate_fn=collator
-    )
-
-    # -- optimisation -----------------------------------------------------------------------
-    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.weight_decay), lr=cfg.lr)
-    model, optimizer, train_loader, valid_loader = accelerator.prepare(
-        model, optimizer, train_loader, valid_loader
-    )
-    batches_per_epoch = len(train_loader)  # per process
-    updates_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accum)
-    total_updates = updates_per_epoch * cfg.epochs
-    warmup = math.ceil(cfg.warmup_ratio * total_updates)
-    scheduler = get_linear_schedule_with_warmup(
-        getattr(optimizer, "optimizer", optimizer), warmup, total_updates
-    )
-    scaler = getattr(accelerator, "scaler", None)
-    unwrapped = accelerator.unwrap_model(model)
-
-    # -- resume -----------------------------------------------------------------------------
-    fingerprint = _fingerprint(
-        cfg,
-        unwrapped,
-        train_rows,
-        valid_rows,
-        {
-            "processes": accelerator.num_processes,
-            "mixed_precision": accelerator.mixed_precision,
-            "max_length": max_length,
-        },
-    )
-    history: list[dict[str, float]] = []
-    best_epoch, best_f1, bad_epochs, start_epoch, stop = 0, -1.0, 0, 0, False
-    best_state: dict[str, torch.Tensor] | None = None
-    global_step = 0
+def _restore(run: LoopParts, ckpt_root: Path) -> LoopState:
+    """The loop state of the newest checkpoint (with weights, optimizer, scheduler and scaler
+    restored); a fresh state when there is none or it was made with other data/params/model
+    (then the checkpoint dir is discarded)."""
     ckpt = latest_checkpoint(ckpt_root)
-    if ckpt is not None:
-        state = json.loads((ckpt / "state.json").read_text("utf-8"))
-        if state.get("format") != CHECKPOINT_FORMAT or state.get("fingerprint") != fingerprint:
-            warnings.warn(
-                f"checkpoint {ckpt} was made with other data/params/model; starting afresh",
-                stacklevel=2,
-            )
-            accelerator.wait_for_everyone()
-            if main:
-                shutil.rmtree(ckpt_root, ignore_errors=True)
-            accelerator.wait_for_everyone()
-        else:
-            unwrapped.load_state_dict(load_file(str(ckpt / "model.safetensors")))
-            optimizer.load_state_dict(_torch_load(ckpt / "optimizer.pt"))
-            scheduler.load_state_dict(_torch_load(ckpt / "scheduler.pt"))
-            if scaler is not None and (ckpt / "scaler.pt").is_file():
-                scaler.load_state_dict(_torch_load(ckpt / "scaler.pt"))
-            if state["best_is_current"]:
-                best_state = _cpu_state(unwrapped)
-            else:
-                best_state = load_file(str(ckpt / "best.safetensors"))
-            history = state["history"]
-            best_epoch, best_f1 = state["best_epoch"], state["best_f1"]
-            bad_epochs, start_epoch, stop = state["bad_epochs"], state["epoch"], state["stop"]
-            global_step = state["global_step"]
-            accelerator.print(f"resuming from {ckpt} (epoch {start_epoch} done)")
-
-    # -- epochs -----------------------------------------------------------------------------
-    accelerator.print(
-        f"training {type(unwrapped).__name__}: {len(train_rows)} train / {len(valid_rows)} valid "
-        f"rows, max_length {max_length}, {cfg.epochs} epoch(s) x {batches_per_epoch} batches, "
-        f"{accelerator.num_processes} process(es) on {accelerator.device.type}, "
-        f"mixed precision {accelerator.mixed_precision}, {torch.get_num_threads()} CPU threads"
+    if ckpt is None:
+        return LoopState()
+    state = read_checkpoint(
+        ckpt, run.fingerprint, run.unwrapped, run.optimizer, run.scheduler, run.scaler
     )
-    epochs_run, train_time, train_samples = 0, 0.0, 0
-    interrupted = False
-    for epoch in range(start_epoch, cfg.epochs):
-        if stop:
-            break
-        if cfg.max_epochs_this_run is not None and epochs_run >= cfg.max_epochs_this_run:
-            interrupted = True
-            break
-        set_seed(cfg.seed + epoch)
-        if hasattr(train_loader, "set_epoch"):  # Accelerate's loader re-sets it on iteration
-            train_loader.set_epoch(epoch)
-        sampler.set_epoch(epoch)
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=accelerator.device)
-        n_seen = torch.zeros((), device=accelerator.device)
-        bar = tqdm(
-            total=batches_per_epoch,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            disable=not progress,
-            leave=False,
+    if state is None:
+        warnings.warn(
+            f"checkpoint {ckpt} was made with other data/params/model; starting afresh",
+            stacklevel=3,
         )
-        optimizer.zero_grad(set_to_none=True)
-        for i, batch in enumerate(train_loader):
-            group_start = (i // cfg.grad_accum) * cfg.grad_accum
-            group_size = min(cfg.grad_accum, batches_per_epoch - group_start)
-            is_update = (i + 1) % cfg.grad_accum == 0 or i + 1 == batches_per_epoch
-            bs = batch["input_ids"].shape[0]
-            if is_update or accelerator.num_processes == 1:
-                out = model(**batch)
-                accelerator.backward(out.loss / group_size)
-            else:
-                with accelerator.no_sync(model):
-                    out = model(**batch)
-                    accelerator.backward(out.loss / group_size)
-            loss_sum += out.loss.detach().float() * bs
-            n_seen += bs
-            if is_update:
-                if cfg.max_grad_norm and cfg.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                if not accelerator.optimizer_step_was_skipped:
-                    scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                global_step += 1
-            bar.update(1)
-        bar.close()
-        train_time += time.perf_counter() - t0
-        totals = accelerator.reduce(torch.stack([loss_sum, n_seen]), reduction="sum")
-        train_loss = float(totals[0] / totals[1])
-        train_samples += int(totals[1])
+        run.accelerator.wait_for_everyone()
+        if run.main:
+            shutil.rmtree(ckpt_root, ignore_errors=True)
+        run.accelerator.wait_for_everyone()
+        return LoopState()
+    run.accelerator.print(f"resuming from {ckpt} (epoch {state.epoch} done)")
+    return state
 
-        valid_loss, valid_f1, _, _ = _evaluate(model, valid_loader, accelerator)
-        epochs_run += 1
-        improved = valid_f1 > best_f1
-        if improved:
-            best_epoch, best_f1, bad_epochs = epoch + 1, valid_f1, 0
-            best_state = _cpu_state(unwrapped)
-        else:
-            bad_epochs += 1
-        stop = cfg.patience > 0 and bad_epochs >= cfg.patience
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": train_loss,
-            "valid_loss": valid_loss,
-            "valid_f1": valid_f1,
-        }
-        history.append(row)
-        accelerator.print(
-            f"epoch {epoch + 1}/{cfg.epochs}: train_loss {train_loss:.4f} "
-            f"valid_loss {valid_loss:.4f} valid_f1 {valid_f1:.4f}"
-            + (" *" if improved else "")
-            + (" (early stop)" if stop else "")
-        )
-        if main:
-            _write_checkpoint(
-                ckpt_root,
-                epoch + 1,
-                _cpu_state(unwrapped),
-                best_state,
-                improved,
-                optimizer,
-                scheduler,
-                scaler,
-                {
-                    "format": CHECKPOINT_FORMAT,
-                    "fingerprint": fingerprint,
-                    "epoch": epoch + 1,
-                    "global_step": global_step,
-                    "history": history,
-                    "best_epoch": best_epoch,
-                    "best_f1": best_f1,
-                    "best_is_current": improved,
-                    "bad_epochs": bad_epochs,
-                    "stop": stop,
-                },
-            )
-        accelerator.wait_for_everyone()
-        if on_epoch_end is not None and main:
-            on_epoch_end(epoch + 1, {**row, "lr": float(scheduler.get_last_lr()[0])})
 
-    speed = train_samples / train_time if train_time > 0 else None
-    result = TrainResult(
-        history=history,
-        best_epoch=best_epoch,
-        best_valid_f1=best_f1,
-        completed=not interrupted,
-        stopped_early=stop and len(history) < cfg.epochs,
-        model_dir=None,
-        epochs_run=epochs_run,
-        resumed_from_epoch=start_epoch,
-        train_samples_per_s=speed,
-        extra={"checkpoint_dir": str(ckpt_root), "max_length": max_length},
+def _announce(run: LoopParts, cfg: TrainConfig) -> None:
+    acc = run.accelerator
+    acc.print(
+        f"training {type(run.unwrapped).__name__}: {run.n_train} train / {run.n_valid} valid "
+        f"rows, max_length {run.max_length}, {cfg.epochs} epoch(s) x {run.batches_per_epoch} "
+        f"batches, {acc.num_processes} process(es) on {acc.device.type}, "
+        f"mixed precision {acc.mixed_precision}, {torch.get_num_threads()} CPU threads"
     )
-    if interrupted:
-        accelerator.free_memory()
-        return result
 
-    # -- final model ------------------------------------------------------------------------
-    if cfg.select_best and best_state is not None:
-        unwrapped.load_state_dict(best_state)
+
+def _train_epoch(
+    run: LoopParts, cfg: TrainConfig, epoch: int, state: LoopState, meter: _Meter
+) -> float:
+    """One pass over the training batches (epoch counts from 0); returns the mean training loss
+    over all processes."""
+    from transformers import set_seed
+
+    acc = run.accelerator
+    set_seed(cfg.seed + epoch)
+    if hasattr(run.train_loader, "set_epoch"):  # Accelerate's loader re-sets it on iteration
+        run.train_loader.set_epoch(epoch)
+    run.sampler.set_epoch(epoch)
+    run.model.train()
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=acc.device)
+    n_seen = torch.zeros((), device=acc.device)
+    n = run.batches_per_epoch
+    bar = tqdm(total=n, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not run.progress,
+               leave=False)  # fmt: skip
+    run.optimizer.zero_grad(set_to_none=True)
+    for i, batch in enumerate(run.train_loader):
+        group_start = (i // cfg.grad_accum) * cfg.grad_accum
+        group_size = min(cfg.grad_accum, n - group_start)
+        is_update = (i + 1) % cfg.grad_accum == 0 or i + 1 == n
+        loss = _forward_backward(run, batch, group_size, sync=is_update)
+        loss_sum += loss * batch["input_ids"].shape[0]
+        n_seen += batch["input_ids"].shape[0]
+        if is_update:
+            _update(run, cfg)
+            state.global_step += 1
+        bar.update(1)
+    bar.close()
+    meter.seconds += time.perf_counter() - t0
+    totals = acc.reduce(torch.stack([loss_sum, n_seen]), reduction="sum")
+    meter.samples += int(totals[1])
+    return float(totals[0] / totals[1])
+
+
+def _forward_backward(run: LoopParts, batch, group_size: int, sync: bool) -> torch.Tensor:
+    """Loss of one batch, its gradient accumulated (scaled by the accumulation group's size);
+    gradients are synchronised across processes only on the group's last batch."""
+    acc = run.accelerator
+    if sync or acc.num_processes == 1:
+        out = run.model(**batch)
+        acc.backward(out.loss / group_size)
     else:
-        result.best_epoch = history[-1]["epoch"] if history else best_epoch
-    if main:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            unwrapped.save_pretrained(tmp)
-            tokenizer.model_max_length = max_length  # inference reuses the training length
+        with acc.no_sync(run.model):
+            out = run.model(**batch)
+            acc.backward(out.loss / group_size)
+    return out.loss.detach().float()
+
+
+def _update(run: LoopParts, cfg: TrainConfig) -> None:
+    """Clip, step the optimizer and (unless a mixed-precision step was skipped) the schedule."""
+    if cfg.max_grad_norm and cfg.max_grad_norm > 0:
+        run.accelerator.clip_grad_norm_(run.model.parameters(), cfg.max_grad_norm)
+    run.optimizer.step()
+    if not run.accelerator.optimizer_step_was_skipped:
+        run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+
+
+@torch.inference_mode()
+def _evaluate(model, loader, accelerator) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Validation loss, F1 at 0.5, P(label == 1) and labels, gathered over all processes."""
+    from sklearn.metrics import f1_score
+
+    model.eval()
+    all_logits, all_labels = [], []
+    for batch in loader:
+        labels = batch.pop("labels")
+        logits = model(**batch).logits.float()
+        logits, labels = accelerator.gather_for_metrics((logits, labels))
+        all_logits.append(logits.cpu())
+        all_labels.append(labels.cpu())
+    logits = torch.cat(all_logits)
+    labels = torch.cat(all_labels)
+    loss = torch.nn.functional.cross_entropy(logits, labels).item()
+    probs = torch.softmax(logits, dim=-1)[:, 1].numpy().astype(np.float64)
+    y = labels.numpy()
+    f1 = float(f1_score(y, (probs >= 0.5).astype(int), zero_division=0))
+    return float(loss), f1, probs, y
+
+
+def _record_epoch(
+    run: LoopParts,
+    cfg: TrainConfig,
+    state: LoopState,
+    epoch: int,
+    train_loss: float,
+    valid_loss: float,
+    valid_f1: float,
+) -> dict[str, float]:
+    """Early-stopping bookkeeping after epoch ``epoch`` (from 0): best weights, patience,
+    history. Returns the epoch's history row."""
+    improved = valid_f1 > state.best_f1
+    if improved:
+        state.best_epoch, state.best_f1, state.bad_epochs = epoch + 1, valid_f1, 0
+        state.best_weights = cpu_state(run.unwrapped)
+    else:
+        state.bad_epochs += 1
+    state.stop = cfg.patience > 0 and state.bad_epochs >= cfg.patience
+    state.best_is_current = improved
+    state.epoch = epoch + 1
+    row = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss,
+           "valid_f1": valid_f1}  # fmt: skip
+    state.history.append(row)
+    run.accelerator.print(
+        f"epoch {epoch + 1}/{cfg.epochs}: train_loss {train_loss:.4f} "
+        f"valid_loss {valid_loss:.4f} valid_f1 {valid_f1:.4f}"
+        + (" *" if improved else "")
+        + (" (early stop)" if state.stop else "")
+    )
+    return row
+
+
+def _checkpoint(run: LoopParts, state: LoopState, ckpt_root: Path) -> None:
+    if run.main:
+        write_checkpoint(
+            ckpt_root,
+            run.fingerprint,
+            state,
+            cpu_state(run.unwrapped),
+            run.optimizer,
+            run.scheduler,
+            run.scaler,
+        )
+    run.accelerator.wait_for_everyone()
+
+
+def _result(
+    run: LoopParts,
+    cfg: TrainConfig,
+    state: LoopState,
+    meter: _Meter,
+    resumed_from: int,
+    ckpt_root: Path,
+    completed: bool,
+) -> TrainResult:
+    return TrainResult(
+        history=state.history,
+        best_epoch=state.best_epoch,
+        best_valid_f1=state.best_f1,
+        completed=completed,
+        stopped_early=state.stop and len(state.history) < cfg.epochs,
+        model_dir=None,
+        epochs_run=meter.epochs_run,
+        resumed_from_epoch=resumed_from,
+        train_samples_per_s=meter.samples / meter.seconds if meter.seconds > 0 else None,
+        extra={"checkpoint_dir": str(ckpt_root), "max_length": run.max_length},
+    )
+
+
+def _save_final(
+    run: LoopParts, cfg: TrainConfig, state: LoopState, tokenizer, out_dir: Path, ckpt_root: Path
+) -> int:
+    """Load the final weights (best epoch, or last), save model, tokenizer and
+    trainer_state.json to ``out_dir`` atomically and drop the checkpoint. Returns the epoch
+    whose weights were saved."""
+    if cfg.select_best and state.best_weights is not None:
+        run.unwrapped.load_state_dict(state.best_weights)
+        saved_epoch = state.best_epoch
+    else:
+        saved_epoch = state.history[-1]["epoch"] if state.history else state.best_epoch
+    if run.main:
+        # an interrupted save (SIGTERM, full disk) leaves no half-written folder
+        with atomic_dir(out_dir, mode=0o755) as tmp:
+            run.unwrapped.save_pretrained(tmp)
+            tokenizer.model_max_length = run.max_length  # inference reuses the training length
             tokenizer.save_pretrained(tmp)
-            (tmp / "trainer_state.json").write_text(
-                json.dumps(
-                    {
-                        "history": history,
-                        "best_epoch": result.best_epoch,
-                        "best_valid_f1": best_f1,
-                        "selected": "best" if cfg.select_best else "last",
-                        # what determines the weights; not runtime fields such as the
-                        # (absolute) checkpoint_dir, which would tie the model's hash to the
-                        # checkout's location
-                        "config": cfg.fingerprint_fields(),
-                    },
-                    indent=1,
-                ),
-                "utf-8",
-            )
-            replace_dir(tmp, out_dir)
-        finally:  # an interrupted save (SIGTERM, full disk) leaves no half-written folder
-            shutil.rmtree(tmp, ignore_errors=True)
+            trainer_state = {
+                "history": state.history,
+                "best_epoch": saved_epoch,
+                "best_valid_f1": state.best_f1,
+                "selected": "best" if cfg.select_best else "last",
+                # what determines the weights; not runtime fields such as the (absolute)
+                # checkpoint_dir, which would tie the model's hash to the checkout's location
+                "config": cfg.fingerprint_fields(),
+            }
+            (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=1), "utf-8")
         if not cfg.keep_checkpoint:
             shutil.rmtree(ckpt_root, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    accelerator.free_memory()
-    result.model_dir = out_dir
-    return result
+    run.accelerator.wait_for_everyone()
+    run.accelerator.free_memory()
+    return saved_epoch
 
 
 def write_history(history: list[dict[str, Any]], path: str | Path) -> Path:
     """history rows -> CSV (epoch, train_loss, valid_loss, valid_f1 [, fold first]),
     written atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     cols = ["epoch", "train_loss", "valid_loss", "valid_f1"]
     df = pd.DataFrame(history)
     if "fold" in df.columns:
         cols = ["fold", *cols]
     df = df.reindex(columns=cols)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path, mode=0o644) as tmp:
+        df.to_csv(tmp, index=False)
     return path

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _cfg(**kw):
-    from papercls.training import TrainConfig
+    from papercls.train_config import TrainConfig
 
     base = dict(
         max_length=48,
@@ -57,7 +57,7 @@ def _weights(model_dir):
 
 
 def test_length_grouped_sampler_is_seeded_complete_and_grouped():
-    from papercls.training import LengthGroupedBatchSampler
+    from papercls.batching import LengthGroupedBatchSampler
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 200, size=203)
@@ -83,7 +83,7 @@ def test_length_grouped_sampler_is_seeded_complete_and_grouped():
 
 
 def test_train_config_from_params():
-    from papercls.training import TrainConfig
+    from papercls.train_config import TrainConfig
 
     section = {
         "backbone": "minilm",
@@ -110,7 +110,7 @@ def test_train_config_from_params():
 
 
 def test_parameter_groups_exclude_bias_and_layernorm(tiny_bert_dir):
-    from papercls.training import parameter_groups
+    from papercls.loop_setup import parameter_groups
 
     model, _ = _fresh_model(tiny_bert_dir)
     decay, no_decay = parameter_groups(model, 0.01)
@@ -126,7 +126,8 @@ def test_parameter_groups_exclude_bias_and_layernorm(tiny_bert_dir):
 def test_resume_after_interruption_gives_identical_weights(
     interruption, tiny_bert_dir, tiny_corpus, tmp_path
 ):
-    from papercls.training import latest_checkpoint, train
+    from papercls.checkpoint import latest_checkpoint
+    from papercls.training import train
 
     train_df, valid_df = tiny_corpus["train"], tiny_corpus["valid"]
     # uninterrupted: 2 epochs
@@ -271,7 +272,7 @@ def test_kfold_out_of_fold_predictions_and_test_mean(
         on_epoch_end=lambda e, m: seen.append(sorted(m)),
         progress=False,
     )
-    assert summary["completed"] and summary["folds"] == [0, 1, 2, 3]
+    assert summary.completed and [f.fold for f in summary.folds] == [0, 1, 2, 3]
     assert any("fold_3/valid_f1" in keys for keys in seen)
     train = pd.read_parquet(tiny_prepared_dir / "train.parquet")
     test = pd.read_parquet(tiny_prepared_dir / "test.parquet")
@@ -317,6 +318,23 @@ def test_write_history(tmp_path):
     assert pd.read_csv(path).to_dict("records") == rows
 
 
+def test_outputs_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through temp files that mkstemp/mkdtemp create private (0600/0700);
+    the history CSV and the model and checkpoint folders end up with ordinary permissions."""
+    import stat
+
+    from papercls.io import atomic_dir
+    from papercls.training import write_history
+
+    rows = [{"epoch": 1, "train_loss": 0.7, "valid_loss": 0.6, "valid_f1": 0.5}]
+    path = write_history(rows, tmp_path / "history.csv")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    with atomic_dir(tmp_path / "model", mode=0o755) as tmp:
+        (tmp / "config.json").write_text("{}")
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model"]
+
+
 def _load_script(name):
     spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
@@ -332,7 +350,7 @@ def test_stage_scripts_reject_bad_arguments(capsys):
 
 
 def test_train_config_fields_are_documented_defaults():
-    from papercls.training import TrainConfig
+    from papercls.train_config import TrainConfig
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     params = (REPO / "params.yaml").read_text()

@@ -66,7 +66,7 @@ def _check_reload(name, prepared, tmp_path, pred):
 def test_baseline_learns_tiny_corpus(tiny_bert_dir, tiny_prepared_dir, tiny_train_params, tmp_path):
     params = {**tiny_train_params, "backbone": str(tiny_bert_dir), "threads": 1}
     summary = _run("baseline", params, tiny_prepared_dir, tmp_path)
-    assert summary["completed"] and summary["best_valid_f1"] > 0.8
+    assert summary.completed and summary.best_valid_f1 > 0.8
     _, pred = _check_outputs("baseline", tiny_prepared_dir, tmp_path, 0.8)
     model = _check_reload("baseline", tiny_prepared_dir, tmp_path, pred)
     assert type(model).__name__ == "BertForSequenceClassification"
@@ -78,7 +78,7 @@ def test_topline_learns_tiny_corpus(tiny_bert_dir, tiny_prepared_dir, tiny_train
     params = {**tiny_train_params, "backbone": str(tiny_bert_dir), "threads": 1,
               "head": TOPLINE_HEAD}  # fmt: skip
     summary = _run("topline", params, tiny_prepared_dir, tmp_path)
-    assert summary["completed"] and summary["best_valid_f1"] > 0.8
+    assert summary.completed and summary.best_valid_f1 > 0.8
     _, pred = _check_outputs("topline", tiny_prepared_dir, tmp_path, 0.8)
     model = _check_reload("topline", tiny_prepared_dir, tmp_path, pred)
     assert type(model).__name__ == "FusedHeadForSequenceClassification"
@@ -92,7 +92,7 @@ def test_roberta_end_to_end(name, tiny_roberta_dir, tiny_prepared_dir, tiny_trai
     if name == "topline":
         params["head"] = TOPLINE_HEAD
     summary = _run(name, params, tiny_prepared_dir, tmp_path)
-    assert summary["completed"] and len(summary["history"]) == 2
+    assert summary.completed and len(summary.history) == 2
     _, pred = _check_outputs(name, tiny_prepared_dir, tmp_path, -1.0)
     model = _check_reload(name, tiny_prepared_dir, tmp_path, pred)
     if name == "topline":
@@ -107,7 +107,7 @@ def test_roberta_end_to_end(name, tiny_roberta_dir, tiny_prepared_dir, tiny_trai
 
 def test_tfidf_stage_outputs(tiny_prepared_dir, tmp_path):
     from papercls.tfidf import TfidfClassifier
-    from papercls.train_stage import run_tfidf
+    from papercls.tfidf_stage import run_tfidf
 
     summary = run_tfidf(
         {"max_features": 1000, "ngram_max": 2, "C": 4.0, "seed": 42},
@@ -115,7 +115,7 @@ def test_tfidf_stage_outputs(tiny_prepared_dir, tmp_path):
         tmp_path / "models",
         tmp_path / "predictions",
     )
-    assert summary["n_features"] > 10
+    assert summary.n_features > 10
     valid = pd.read_parquet(tiny_prepared_dir / "valid.parquet")
     heldout = pd.read_parquet(tmp_path / "predictions" / "tfidf" / "heldout.parquet")
     assert list(heldout.columns) == ["uuid", "label", "prob"]

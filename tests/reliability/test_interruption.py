@@ -105,8 +105,10 @@ def test_interrupted_final_save_leaves_no_partial_dir(tiny_bert_dir, tiny_corpus
     import torch
     from transformers import AutoTokenizer, set_seed
 
+    from papercls.checkpoint import latest_checkpoint
     from papercls.models import build_baseline
-    from papercls.training import TrainConfig, latest_checkpoint, train
+    from papercls.train_config import TrainConfig
+    from papercls.training import train
 
     cfg = TrainConfig(
         max_length=32, batch_size=16, epochs=1, lr=1e-3, seed=3, threads=1, progress=False

@@ -1,0 +1,127 @@
+"""What one ``train()`` call works with, built before its first epoch: the seeded Accelerator,
+the tokenised train/valid loaders, AdamW (no weight decay on biases and normalisation weights)
+with a linear warm-up/decay schedule, all prepared by Accelerate, and the fingerprint that a
+checkpoint must match to be resumed from."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+
+from papercls.batching import LengthGroupedBatchSampler, build_loaders, tokenize_frame
+from papercls.checkpoint import fingerprint
+from papercls.inference import model_input_names, resolve_max_length, show_progress
+from papercls.train_config import TrainConfig
+
+
+@dataclass
+class LoopParts:
+    """The loop's objects, as prepared by Accelerate."""
+
+    accelerator: Any
+    model: Any  # as prepared (possibly wrapped for distributed training)
+    unwrapped: Any
+    optimizer: Any
+    scheduler: Any
+    scaler: Any
+    train_loader: Any
+    valid_loader: Any
+    sampler: LengthGroupedBatchSampler  # the training sampler (its epoch is set by the loop)
+    batches_per_epoch: int  # per process
+    max_length: int
+    n_train: int
+    n_valid: int
+    fingerprint: str
+    progress: bool  # tqdm bars (main process only)
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+
+def resolve_mixed_precision(value: str) -> str:
+    if value != "auto":
+        return value
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "no"
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: no weight decay on biases and normalisation weights."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        lname = name.lower()
+        if p.ndim < 2 or "bias" in lname or "layernorm" in lname or "layer_norm" in lname:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [
+        {"params": decay, "weight_decay": float(weight_decay)},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def prepare_loop(
+    model, tokenizer, train_df: pd.DataFrame, valid_df: pd.DataFrame, cfg: TrainConfig
+) -> LoopParts:
+    """Seed, tokenise once, build the loaders, the optimizer and the schedule, and hand them to
+    Accelerate."""
+    from accelerate import Accelerator
+    from transformers import get_linear_schedule_with_warmup, set_seed
+
+    set_seed(cfg.seed)
+    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
+    max_length = resolve_max_length(tokenizer, cfg.max_length)
+    keys = model_input_names(model)
+    train_rows = tokenize_frame(tokenizer, train_df, max_length, keys)
+    valid_rows = tokenize_frame(tokenizer, valid_df, max_length, keys)
+    loaders = build_loaders(
+        tokenizer,
+        train_rows,
+        valid_rows,
+        cfg.batch_size,
+        cfg.eval_batch_size,
+        cfg.seed,
+        pad_to_multiple_of=8 if accelerator.device.type == "cuda" else None,
+    )
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.weight_decay), lr=cfg.lr)
+    model, optimizer, train_loader, valid_loader = accelerator.prepare(
+        model, optimizer, loaders.train, loaders.valid
+    )
+    batches_per_epoch = len(train_loader)
+    total_updates = math.ceil(batches_per_epoch / cfg.grad_accum) * cfg.epochs
+    scheduler = get_linear_schedule_with_warmup(
+        getattr(optimizer, "optimizer", optimizer),
+        math.ceil(cfg.warmup_ratio * total_updates),
+        total_updates,
+    )
+    unwrapped = accelerator.unwrap_model(model)
+    extra = {
+        "processes": accelerator.num_processes,
+        "mixed_precision": accelerator.mixed_precision,
+        "max_length": max_length,
+    }
+    return LoopParts(
+        accelerator=accelerator,
+        model=model,
+        unwrapped=unwrapped,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=getattr(accelerator, "scaler", None),
+        train_loader=train_loader,
+        valid_loader=valid_loader,
+        sampler=loaders.sampler,
+        batches_per_epoch=batches_per_epoch,
+        max_length=max_length,
+        n_train=len(train_rows),
+        n_valid=len(valid_rows),
+        fingerprint=fingerprint(cfg.fingerprint_fields(), unwrapped, train_rows, valid_rows, extra),
+        progress=show_progress(cfg.progress) and accelerator.is_main_process,
+    )

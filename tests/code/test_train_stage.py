@@ -1,0 +1,105 @@
+"""The ``train@<name>`` stage script end to end with ``kfold: true``: it trains every fold, writes
+the out-of-fold heldout predictions and the fold-mean test predictions, and logs numbers (not a
+list of best epochs) to a real MLflow run in a temporary SQLite database."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.usefixtures("restore_torch_threads")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _stage_main():
+    spec = importlib.util.spec_from_file_location("stage_train", REPO / "stages" / "train.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main
+
+
+@pytest.fixture()
+def kfold_workspace(tmp_path, tiny_bert_dir, tiny_prepared_dir, tiny_train_params):
+    """A stage workspace (dvc.yaml, params.yaml, data/prepared) whose baseline trains k-fold."""
+    root = tmp_path / "ws"
+    shutil.copytree(tiny_prepared_dir, root / "data" / "prepared")
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    baseline = {**tiny_train_params, "backbone": str(tiny_bert_dir), "kfold": True,
+                "epochs": 2, "patience": 0, "threads": 1}  # fmt: skip
+    params = {"baseline": baseline, "tracking": {"experiment": "kfold-stage"}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
+def test_train_stage_kfold_writes_oof_and_test_mean_and_logs_numbers(
+    kfold_workspace, monkeypatch, capsys
+):
+    from mlflow.tracking import MlflowClient
+
+    from papercls.inference import load_classifier, predict_dir_proba, predict_proba
+
+    root = kfold_workspace
+    uri = f"sqlite:///{root.parent / 'mlflow.db'}"
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    stale = root / "models" / "baseline" / "fold_9"  # an earlier run's fold that no longer exists
+    stale.mkdir(parents=True)
+    (stale / "config.json").write_text("{}")
+
+    assert _stage_main()(["baseline"]) == 0
+
+    prepared = root / "data" / "prepared"
+    train = pd.read_parquet(prepared / "train.parquet")
+    test = pd.read_parquet(prepared / "test.parquet")
+    models = root / "models" / "baseline"
+    assert sorted(p.name for p in models.iterdir()) == ["fold_0", "fold_1", "fold_2", "fold_3"]
+    assert not (root / "models" / "baseline.ckpt").exists()
+
+    # heldout: every train row, scored by the fold model that did not train on it
+    heldout = pd.read_parquet(root / "predictions" / "baseline" / "heldout.parquet")
+    assert heldout["uuid"].tolist() == train["uuid"].tolist()
+    assert heldout["label"].tolist() == train["label"].tolist()
+    assert heldout["prob"].notna().all()
+    for k in range(4):
+        in_fold = train["fold"].to_numpy() == k
+        m, t = load_classifier(models / f"fold_{k}")
+        expected = predict_proba(m, t, train.loc[in_fold, "text"].tolist(), None)
+        np.testing.assert_allclose(heldout["prob"].to_numpy()[in_fold], expected, atol=1e-7)
+
+    # test: the mean over the fold models
+    pred = pd.read_parquet(root / "predictions" / "baseline" / "test.parquet")
+    assert pred["uuid"].tolist() == test["uuid"].tolist()
+    per_fold = [
+        predict_proba(*load_classifier(models / f"fold_{k}"), test["text"].tolist(), None)
+        for k in range(4)
+    ]
+    np.testing.assert_allclose(pred["prob"].to_numpy(), np.mean(per_fold, axis=0), atol=1e-7)
+    np.testing.assert_array_equal(
+        pred["prob"].to_numpy(), predict_dir_proba(models, test["text"].tolist())
+    )
+    hist = pd.read_csv(root / "metrics" / "baseline" / "history.csv")
+    assert hist["fold"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+
+    # the MLflow run: finished, with per-fold and mean best epochs as numbers
+    states = [json.loads((models / f"fold_{k}" / "trainer_state.json").read_text())
+              for k in range(4)]  # fmt: skip
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("kfold-stage").experiment_id])
+    assert run.info.status == "FINISHED"
+    metrics = run.data.metrics
+    for k, state in enumerate(states):
+        assert metrics[f"fold_{k}/best_epoch"] == state["best_epoch"]
+        assert metrics[f"fold_{k}/best_valid_f1"] == pytest.approx(state["best_valid_f1"])
+        assert f"fold_{k}/valid_f1" in metrics  # the per-epoch history
+    assert metrics["best_epoch"] == pytest.approx(np.mean([s["best_epoch"] for s in states]))
+    assert metrics["best_valid_f1"] == pytest.approx(np.mean([s["best_valid_f1"] for s in states]))
+    assert "best epoch [" in capsys.readouterr().out
