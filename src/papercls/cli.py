@@ -36,7 +36,10 @@ def _lazy(module: str, func: str) -> Callable[[list[str]], int]:
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "validate": (_validate, "check a train or test CSV against the data contract"),
     "sample": (_lazy("papercls.sample", "main"), "generate a synthetic labelled corpus"),
-    "predict": (_lazy("papercls.predict", "predict_main"), "label any CSV with a trained model"),
+    "predict": (
+        _lazy("papercls.predict_cli", "predict_main"),
+        "label any CSV with a trained model",
+    ),
     "report": (_lazy("papercls.report", "main"), "markdown diff of params and metrics"),
 }
 

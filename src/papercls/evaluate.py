@@ -5,6 +5,7 @@ in the written files are rounded by ``papercls.rounding`` (stated precision, see
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,51 @@ def tuned_metrics(entry: dict[str, Any], heldout: pd.DataFrame, test: pd.DataFra
     return round_floats(out, keep=THRESHOLD_KEYS)
 
 
+class ThresholdTable(StageResult):
+    """What run_tune_thresholds returns: ``{model: choose_threshold(...)}`` as written to
+    metrics/thresholds.json, with ``figures`` (the PNG paths written) and ``tuned``
+    (``{model: tuned_metrics(...)}`` as written to metrics/<model>/tuned.json)."""
+
+    def __init__(
+        self,
+        table: dict[str, dict[str, Any]],
+        figures: list[Path],
+        tuned: dict[str, dict[str, Any]],
+    ) -> None:
+        super().__init__(table, figures)
+        self.tuned = tuned
+
+    def run_metrics(self) -> dict[str, float]:
+        """The figures the tune_thresholds stage logs: ``<model>.threshold``,
+        ``<model>.tuned_f1`` and ``<model>.best_f1``."""
+        out: dict[str, float] = {}
+        for name, entry in self.items():
+            out[f"{name}.threshold"] = entry["threshold"]
+            out[f"{name}.tuned_f1"] = self.tuned[name]["f1"]
+            out[f"{name}.best_f1"] = entry["best_f1"]["f1"]
+        return out
+
+    def summary_lines(self) -> list[str]:
+        """One line per model: method, threshold, best-F1 threshold and its 95% interval."""
+        lines = []
+        for name, entry in self.items():
+            best = entry["best_f1"]
+            lines.append(
+                f"{name}: {entry['method']} threshold={entry['threshold']:.4f} "
+                f"(best-F1 {best['threshold']:.4f}, 95% CI {best['ci_low']}..{best['ci_high']})"
+            )
+        return lines
+
+
+def load_prior(meta_path: str | Path) -> float | None:
+    """The labelled data's positive rate (``prior``) from data/prepared/meta.json."""
+    meta_path = Path(meta_path)
+    try:
+        return json.loads(meta_path.read_text(encoding="utf-8")).get("prior")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{meta_path} not found: run the preprocess stage first") from None
+
+
 def run_tune_thresholds(
     models: list[str],
     params: dict[str, Any],
@@ -204,11 +250,12 @@ def run_tune_thresholds(
     predictions_dir: str | Path = "predictions",
     metrics_dir: str | Path = "metrics",
     figures_dir: str | Path | None = None,
-) -> StageResult:
+) -> ThresholdTable:
     """Choose each model's threshold (``params`` is the ``thresholds`` section) and write
     metrics/thresholds.json ({model: choose_threshold(...)}, rounded by round_entry),
     metrics/<model>/tuned.json, then f1_threshold.png and confusion.png in ``figures_dir``
-    (default: plots/figures beside ``metrics_dir``). Returns the table with ``.figures``."""
+    (default: plots/figures beside ``metrics_dir``). Returns the table with ``.figures`` and
+    ``.tuned`` (the figures written to tuned.json)."""
     from papercls.figures import render_threshold_figures
 
     if not models:
@@ -233,4 +280,4 @@ def run_tune_thresholds(
     write_json(table, metrics_dir / "thresholds.json")
     fig_dir = metrics_dir.parent / "plots" / "figures" if figures_dir is None else figures_dir
     held = {m: frames[m][0] for m in models}
-    return StageResult(table, render_threshold_figures(fig_dir, held, tuned))
+    return ThresholdTable(table, render_threshold_figures(fig_dir, held, tuned), tuned)

@@ -6,7 +6,7 @@ import copy
 import inspect
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,39 @@ def predict_proba(
     return probs
 
 
+def mean_proba(
+    classifiers: Iterable[tuple[Any, Any]],
+    texts: Sequence[str],
+    max_length: int | None,
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """The mean of :func:`predict_proba` over ``(model, tokenizer)`` pairs: the k-fold
+    ensemble. ``classifiers`` may be a generator, so that only one model is held at a time."""
+    total, n = None, 0
+    for model, tokenizer in classifiers:
+        p = predict_proba(model, tokenizer, texts, max_length, batch_size, progress)
+        total = p if total is None else total + p
+        n += 1
+        del model, tokenizer
+    if total is None:
+        raise ValueError("no classifier to predict with")
+    return total / n
+
+
+def iter_classifiers(
+    model_dir: str | Path, device: str | torch.device | None = None, int8: bool = False
+) -> Iterator[tuple[Any, Any]]:
+    """``(model, tokenizer)`` of each model under ``model_dir`` (:func:`model_dirs`), loaded
+    one at a time. ``int8``: a dynamically quantised CPU copy (:func:`quantize_int8`)."""
+    for d in model_dirs(model_dir):
+        model, tokenizer = load_classifier(d, device="cpu" if int8 else device)
+        if int8:
+            model = quantize_int8(model)
+        yield model, tokenizer
+        del model, tokenizer
+
+
 def predict_dir_proba(
     model_dir: str | Path,
     texts: Sequence[str],
@@ -190,13 +223,5 @@ def predict_dir_proba(
     """P(label == 1) from a saved model directory; for a k-fold directory (``fold_<k>/``) the
     mean over the fold models. ``max_length`` None: the length the model was trained with.
     ``int8``: run a dynamically quantised CPU copy (:func:`quantize_int8`)."""
-    dirs = model_dirs(model_dir)
-    total = None
-    for d in dirs:
-        model, tokenizer = load_classifier(d, device="cpu" if int8 else device)
-        if int8:
-            model = quantize_int8(model)
-        p = predict_proba(model, tokenizer, texts, max_length, batch_size, progress)
-        total = p if total is None else total + p
-        del model
-    return total / len(dirs)
+    classifiers = iter_classifiers(model_dir, device=device, int8=int8)
+    return mean_proba(classifiers, texts, max_length, batch_size, progress)

@@ -1,4 +1,5 @@
-"""Submission writing (the predict stage) and ``papercls predict`` for any CSV.
+"""Submission writing (the predict stage) and labelling any test-format CSV (``predict_csv``,
+behind ``papercls predict``: see predict_cli.py).
 
 Labels are 1 where ``prob >= threshold``. Files are written atomically (``papercls.io``); the
 stage's two files are renamed into place only once both are complete.
@@ -6,15 +7,14 @@ stage's two files are renamed into place only once both are complete.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from papercls.classifier import predict_probs
 from papercls.io import atomic_path
 from papercls.metrics import predict_labels
 
@@ -130,46 +130,6 @@ def default_template() -> str:
     return DEFAULT_TEMPLATE
 
 
-def is_tfidf_dir(model_dir: str | Path) -> bool:
-    """A TF-IDF model folder holds ``tfidf.json``; anything else is read as an encoder folder
-    (``config.json``, or k-fold ``fold_<k>/config.json`` sub-folders)."""
-    from papercls.tfidf import CONFIG_FILE
-
-    return (Path(model_dir) / CONFIG_FILE).is_file()
-
-
-def predict_probs(
-    model_dir: str | Path,
-    texts: list[str],
-    max_length: int | None = None,
-    batch_size: int = 32,
-    int8: bool = False,
-) -> np.ndarray:
-    """P(label 1) of ``texts`` with the model saved in ``model_dir``: TF-IDF, an encoder, or a
-    k-fold encoder folder (mean over the fold models). ``max_length`` None: the length the
-    encoder was trained with. ``int8``: an encoder runs as a dynamically quantised CPU copy."""
-    if not Path(model_dir).is_dir():
-        raise FileNotFoundError(f"model folder {model_dir} not found")
-    if is_tfidf_dir(model_dir):
-        if int8:
-            raise ValueError(f"int8 applies to encoder models; {model_dir} is a TF-IDF model")
-        from papercls.tfidf import TfidfClassifier
-
-        probs = TfidfClassifier.load(model_dir).predict_proba(texts)
-    else:
-        from papercls.inference import predict_dir_proba
-
-        probs = predict_dir_proba(
-            model_dir, texts, max_length=max_length, batch_size=batch_size, int8=int8
-        )
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.shape != (len(texts),) or not np.isfinite(probs).all():
-        raise RuntimeError(
-            f"model {model_dir} returned {probs.shape} probabilities for {len(texts)} texts"
-        )
-    return probs
-
-
 def predict_csv(
     model_dir: str | Path,
     csv_path: str | Path,
@@ -184,7 +144,7 @@ def predict_csv(
     """Classify any test-format CSV (uuid,title,abstract[,author][,Keywords]): validate it, build
     texts with the template (default: see :func:`default_template`), predict with the model in
     ``model_dir``, write ``out_path`` (uuid,label[,prob]) in input order. Returns the frame.
-    ``int8``: see :func:`predict_probs`."""
+    ``int8``: see :func:`papercls.classifier.predict_probs`."""
     from papercls.io import read_csv_checked
     from papercls.schema import TEST_OPTIONAL, TEST_REQUIRED, validate_test
     from papercls.text import build_texts, template_fields
@@ -193,80 +153,10 @@ def predict_csv(
     template_fields(template)
     df = validate_test(read_csv_checked(csv_path, TEST_REQUIRED, TEST_OPTIONAL), csv_path)
     texts = build_texts(df, template)
-    probs = predict_probs(
-        model_dir, texts, max_length=max_length, batch_size=batch_size, int8=int8
-    )
+    probs = predict_probs(model_dir, texts, max_length=max_length, batch_size=batch_size, int8=int8)
     out = pd.DataFrame({"uuid": df["uuid"].tolist(), "label": predict_labels(probs, threshold)})
     if with_prob:
         out["prob"] = probs
     with atomic_path(out_path) as tmp:
         out.to_csv(tmp, index=False, lineterminator="\n")
     return out
-
-
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="papercls predict",
-        description="Classify a CSV of papers (uuid,title,abstract[,author][,Keywords]) and "
-        "write uuid,label (1 = medical).",
-    )
-    ap.add_argument("--model-dir", required=True, help="saved model folder (models/<name>)")
-    ap.add_argument("--input", required=True, help="CSV to classify")
-    ap.add_argument("--output", required=True, help="CSV to write (uuid,label)")
-    src = ap.add_mutually_exclusive_group()
-    src.add_argument("--threshold", type=float, default=None, help="decision threshold (0.5)")
-    src.add_argument(
-        "--thresholds-file", default=None, help="thresholds.json written by tune_thresholds"
-    )
-    ap.add_argument(
-        "--model-name",
-        default=None,
-        help="entry of --thresholds-file to use (default: the model folder's name)",
-    )
-    ap.add_argument("--template", default=None, help="text template (default: the trained one)")
-    ap.add_argument(
-        "--max-length", type=int, default=None, help="tokens per text (default: as trained)"
-    )
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--with-prob", action="store_true", help="add a prob column")
-    ap.add_argument(
-        "--int8",
-        action="store_true",
-        help="encoders: dynamic int8 quantisation on CPU (faster; some labels may differ "
-        "from the float model's)",
-    )
-    return ap
-
-
-def predict_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``papercls predict``; returns the exit status (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    try:
-        if args.thresholds_file:
-            name = args.model_name or Path(args.model_dir).resolve().name
-            threshold = load_threshold(args.thresholds_file, name)
-        else:
-            threshold = 0.5 if args.threshold is None else args.threshold
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-        if (args.max_length is not None and args.max_length < 1) or args.batch_size < 1:
-            raise ValueError("--max-length and --batch-size must be positive")
-        out = predict_csv(
-            args.model_dir,
-            args.input,
-            args.output,
-            threshold=threshold,
-            template=args.template,
-            max_length=args.max_length,
-            batch_size=args.batch_size,
-            with_prob=args.with_prob,
-            int8=args.int8,
-        )
-    except (ValueError, FileNotFoundError) as exc:  # InputError is a ValueError
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"wrote {args.output}: {len(out)} rows, {int(out['label'].sum())} medical "
-        f"(threshold {threshold:.4g})"
-    )
-    return 0

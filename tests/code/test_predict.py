@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from papercls.predict import load_threshold, predict_csv, predict_main, write_submission
+from papercls.predict import load_threshold, predict_csv, write_submission
+from papercls.predict_cli import predict_main
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_B = ROOT.parent / "shared" / "data" / "competition" / "testB.csv"

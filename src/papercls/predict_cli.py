@@ -1,0 +1,77 @@
+"""``papercls predict``: argument parsing and exit status around :func:`predict_csv`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from papercls.predict import load_threshold, predict_csv
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="papercls predict",
+        description="Classify a CSV of papers (uuid,title,abstract[,author][,Keywords]) and "
+        "write uuid,label (1 = medical).",
+    )
+    ap.add_argument("--model-dir", required=True, help="saved model folder (models/<name>)")
+    ap.add_argument("--input", required=True, help="CSV to classify")
+    ap.add_argument("--output", required=True, help="CSV to write (uuid,label)")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--threshold", type=float, default=None, help="decision threshold (0.5)")
+    src.add_argument(
+        "--thresholds-file", default=None, help="thresholds.json written by tune_thresholds"
+    )
+    ap.add_argument(
+        "--model-name",
+        default=None,
+        help="entry of --thresholds-file to use (default: the model folder's name)",
+    )
+    ap.add_argument("--template", default=None, help="text template (default: the trained one)")
+    ap.add_argument(
+        "--max-length", type=int, default=None, help="tokens per text (default: as trained)"
+    )
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--with-prob", action="store_true", help="add a prob column")
+    ap.add_argument(
+        "--int8",
+        action="store_true",
+        help="encoders: dynamic int8 quantisation on CPU (faster; some labels may differ "
+        "from the float model's)",
+    )
+    return ap
+
+
+def predict_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``papercls predict``; returns the exit status (2 on bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.thresholds_file:
+            name = args.model_name or Path(args.model_dir).resolve().name
+            threshold = load_threshold(args.thresholds_file, name)
+        else:
+            threshold = 0.5 if args.threshold is None else args.threshold
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        if (args.max_length is not None and args.max_length < 1) or args.batch_size < 1:
+            raise ValueError("--max-length and --batch-size must be positive")
+        out = predict_csv(
+            args.model_dir,
+            args.input,
+            args.output,
+            threshold=threshold,
+            template=args.template,
+            max_length=args.max_length,
+            batch_size=args.batch_size,
+            with_prob=args.with_prob,
+            int8=args.int8,
+        )
+    except (ValueError, FileNotFoundError) as exc:  # InputError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {args.output}: {len(out)} rows, {int(out['label'].sum())} medical "
+        f"(threshold {threshold:.4g})"
+    )
+    return 0
