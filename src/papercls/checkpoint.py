@@ -109,7 +109,7 @@ def write_checkpoint(
     """``root/epoch-<state.epoch>/`` (renamed into place when complete); older checkpoints and
     leftovers of killed writes are removed afterwards."""
     final = root / f"epoch-{state.epoch:04d}"
-    with atomic_dir(final, mode=0o755) as tmp:
+    with atomic_dir(final) as tmp:
         save_file(model_state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         if not state.best_is_current and state.best_weights is not None:
             save_file(state.best_weights, str(tmp / "best.safetensors"), metadata={"format": "pt"})

@@ -1,4 +1,7 @@
-"""Reading CSVs with clear errors, and writing every output atomically (temp file, then rename)."""
+"""Reading CSVs with clear errors, and writing every output atomically (temp file, then rename).
+
+Outputs get the usual permissions: files 0666 and folders 0777, less the umask (the temporary
+files and folders they start as are private, 0600/0700, until they are complete)."""
 
 from __future__ import annotations
 
@@ -12,11 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from papercls.errors import InputError
+
+if TYPE_CHECKING:  # pandas is imported where it is used: the params check runs without it
+    import pandas as pd
 
 _SNIFF_BYTES = 64 * 1024
 _LINE_END = re.compile(r"\r\n?|\n")
@@ -24,7 +28,9 @@ csv.field_size_limit(256 * 1024 * 1024)  # a field may be huge; text.py caps wha
 
 
 def _check_bytes(path: Path) -> str:
-    """Decoded text of ``path``; InputError for a missing, empty, binary or non-UTF-8 file."""
+    """Decoded text of ``path``; InputError for a missing, empty, binary or non-UTF-8 file.
+    A NUL byte in the first 64 KiB marks a binary file; one further on is refused by
+    :func:`read_csv_checked` with its row and column."""
     if not path.exists():
         raise InputError(path, "file not found")
     if path.is_dir():
@@ -32,7 +38,7 @@ def _check_bytes(path: Path) -> str:
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(path, "file is empty")
-    if b"\x00" in raw[:_SNIFF_BYTES]:
+    if 0 <= raw.find(b"\x00") < _SNIFF_BYTES:
         raise InputError(path, "looks like a binary file (NUL bytes), expected a UTF-8 CSV")
     try:
         text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark is accepted and dropped
@@ -44,15 +50,46 @@ def _check_bytes(path: Path) -> str:
     return text
 
 
+def _check_records(path: Path, text: str, header: list[str]) -> None:
+    """Every record has as many fields as the header, and no field holds a NUL character."""
+    has_nul = "\x00" in text  # found at C speed; the records are searched only when it is there
+    if has_nul and "\x00" in _LINE_END.split(text, maxsplit=1)[0]:
+        raise InputError(path, "the header holds a NUL byte (binary data?)", row=0)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    next(reader, None)
+    i = 0
+    try:
+        for i, rec in enumerate(reader, start=1):
+            if rec and len(rec) != len(header):
+                raise InputError(
+                    path,
+                    f"expected {len(header)} fields, found {len(rec)} (truncated or malformed row)",
+                    row=i,
+                )
+            if has_nul:
+                for name, value in zip(header, rec, strict=False):
+                    if "\x00" in value:
+                        raise InputError(
+                            path, "holds a NUL byte (binary data?)", row=i, column=name
+                        )
+    except csv.Error as exc:
+        raise InputError(
+            path, f"malformed CSV ({exc}); the file may be truncated", row=i + 1
+        ) from None
+
+
 def read_csv_checked(
     path: str | Path, required: list[str], optional: list[str] | None = None
 ) -> pd.DataFrame:
     """Read a comma-separated UTF-8 CSV as strings and check its header.
 
     Raises InputError naming the file (and row/column) for: a missing file, an empty file, a binary
-    or non-UTF-8 file, a wrong delimiter, a missing required column, a malformed (truncated or
-    ragged) row, or a header with no data rows. Optional columns that are absent are added empty.
+    or non-UTF-8 file, a NUL byte anywhere, a wrong delimiter, a missing required column, a
+    malformed (truncated or ragged) row, or a header with no data rows. Optional columns that are
+    absent are added empty.
     """
+    import pandas as pd
+
     path = Path(path)
     optional = optional or []
     text = _check_bytes(path)
@@ -81,22 +118,7 @@ def read_csv_checked(
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise InputError(path, f"duplicate column name(s) {dupes}", row=0, column=dupes[0])
-    # Row-level structure: every record must have as many fields as the header.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    next(reader, None)
-    i = 0
-    try:
-        for i, rec in enumerate(reader, start=1):
-            if rec and len(rec) != len(header):
-                raise InputError(
-                    path,
-                    f"expected {len(header)} fields, found {len(rec)} (truncated or malformed row)",
-                    row=i,
-                )
-    except csv.Error as exc:
-        raise InputError(
-            path, f"malformed CSV ({exc}); the file may be truncated", row=i + 1
-        ) from None
+    _check_records(path, text, header)
     try:
         df = pd.read_csv(
             path,
@@ -116,10 +138,47 @@ def read_csv_checked(
     return df
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (/proc/self/status);
+    elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode(executable: bool = False) -> int:
+    """The mode ``open()`` gives a new file: 0666 (0777 for an executable) less the umask."""
+    return (0o777 if executable else 0o666) & ~_umask()
+
+
+def publish_modes(root: Path) -> None:
+    """Give ``root`` and everything in it the usual modes (files 0666, executables and folders
+    0777, less the umask): mkstemp/mkdtemp and some writers (safetensors) create them private."""
+    mask = _umask()
+    os.chmod(root, 0o777 & ~mask)
+    if not root.is_dir():
+        return
+    for here, dirs, files in os.walk(root):  # links are left alone (and not followed)
+        for d in dirs:
+            if not os.path.islink(p := os.path.join(here, d)):
+                os.chmod(p, 0o777 & ~mask)
+        for f in files:
+            if not os.path.islink(p := os.path.join(here, f)):
+                executable = os.stat(p).st_mode & 0o111
+                os.chmod(p, (0o777 if executable else 0o666) & ~mask)
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
+def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` only on success.
-    ``mode``: permission bits given to the file before the rename (default: mkstemp's 0o600)."""
+    The file gets the usual mode (0666 less the umask), not mkstemp's 0600."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -127,8 +186,8 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        if mode is not None:
-            os.chmod(tmp_path, mode)
+        if tmp_path.is_file():  # a writer may have replaced the file: set the mode last
+            os.chmod(tmp_path, default_file_mode())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -137,7 +196,9 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
 
 def replace_dir(src: Path, dst: Path) -> None:
     """Move the finished directory ``src`` to ``dst``, replacing an old ``dst``: the old one is
-    renamed aside first and removed last, so ``dst`` is never a half-written mix."""
+    renamed aside first and removed last, so ``dst`` is never a half-written mix. ``src`` and
+    its contents get the usual modes first (:func:`publish_modes`)."""
+    publish_modes(Path(src))
     old = None
     if dst.exists():
         old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
@@ -149,14 +210,12 @@ def replace_dir(src: Path, dst: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | Path, mode: int | None = None) -> Iterator[Path]:
-    """Yield a temporary directory beside ``target``; it replaces ``target`` only on success.
-    ``mode``: permission bits of the directory (default: mkdtemp's 0o700)."""
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``target``; it replaces ``target`` only on success,
+    with the usual modes (see :func:`replace_dir`)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    if mode is not None:
-        os.chmod(tmp, mode)
     try:
         yield tmp
         replace_dir(tmp, target)

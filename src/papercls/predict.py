@@ -17,31 +17,14 @@ import pandas as pd
 from papercls.classifier import predict_probs
 from papercls.io import atomic_path
 from papercls.metrics import predict_labels
+from papercls.threshold_file import read_threshold
 
 DEFAULT_TEMPLATE = "{title} {sep} {Keywords} {sep} {abstract}"
 
 
 def load_threshold(thresholds_file: str | Path, model: str) -> float:
     """The ``threshold`` of ``model`` in a thresholds.json written by tune_thresholds."""
-    path = Path(thresholds_file)
-    if not path.exists():
-        raise FileNotFoundError(f"thresholds file {path} not found: run tune_thresholds first")
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(table, dict) or model not in table:
-        known = sorted(table) if isinstance(table, dict) else []
-        raise ValueError(f"{path}: no threshold for model {model!r} (models there: {known})")
-    entry = table[model]
-    value = entry.get("threshold") if isinstance(entry, dict) else entry
-    try:
-        threshold = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{path}: threshold of {model!r} is not a number: {value!r}") from None
-    if not np.isfinite(threshold):
-        raise ValueError(f"{path}: threshold of {model!r} is not finite")
-    return threshold
+    return read_threshold(thresholds_file, model)
 
 
 def _examples(values: list[str], k: int = 3) -> str:

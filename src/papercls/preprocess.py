@@ -5,11 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from papercls.errors import InputError
 from papercls.io import atomic_dir, write_json
 from papercls.schema import load_test, load_train
-from papercls.text import SEP, assign_folds, build_texts, split_train_valid, template_fields
+from papercls.text import SEP, SplitTooSmall, build_texts, plan_split, template_fields
+
+# The split settings `papercls validate` assumes when no params.yaml is at hand (params.yaml's).
+DEFAULT_SPLIT = {"valid_size": 0.2, "folds": 5, "seed": 42}
+
+
+def split_labelled(
+    labels: np.ndarray, path: str | Path, cfg: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`papercls.text.plan_split` with the ``preprocess`` section's settings; a file too
+    small for them is an InputError naming ``path`` and what is too small."""
+    try:
+        return plan_split(
+            labels, float(cfg["valid_size"]), int(cfg.get("folds", 5)), int(cfg["seed"])
+        )
+    except SplitTooSmall as exc:
+        raise InputError(path, str(exc), column="label") from None
 
 
 def prepare_frames(
@@ -21,11 +39,11 @@ def prepare_frames(
     train = load_train(train_csv)
     test = load_test(test_csv)
     labels = train["label"].to_numpy()
-    tr_idx, va_idx = split_train_valid(labels, float(cfg["valid_size"]), int(cfg["seed"]))
+    tr_idx, va_idx, folds = split_labelled(labels, train_csv, cfg)
     texts = build_texts(train, template)
     labelled = pd.DataFrame({"uuid": train["uuid"], "text": texts, "label": train["label"]})
     tr = labelled.iloc[tr_idx].reset_index(drop=True)
-    tr["fold"] = assign_folds(tr["label"].to_numpy(), int(cfg.get("folds", 5)), int(cfg["seed"]))
+    tr["fold"] = folds
     va = labelled.iloc[va_idx].reset_index(drop=True)
     te = pd.DataFrame({"uuid": test["uuid"], "text": build_texts(test, template)})
     meta = {

@@ -1,16 +1,31 @@
-"""Model input text from a field template, and the seeded stratified split."""
+"""Model input text from a field template, and the seeded stratified split (with its size
+checks: :func:`plan_split`)."""
 
 from __future__ import annotations
 
+import math
 import re
-import string
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-SEP = "[SEP]"
-FIELDS = ("title", "author", "abstract", "Keywords")
+from papercls.template import FIELDS, SEP, template_fields
+
+__all__ = [
+    "FIELDS",
+    "MAX_FIELD_CHARS",
+    "SEP",
+    "SplitTooSmall",
+    "assign_folds",
+    "build_texts",
+    "dedupe_authors",
+    "normalize_whitespace",
+    "plan_split",
+    "split_train_valid",
+    "template_fields",
+]
+
 # A field longer than this is cut before rendering: no tokenizer window comes near it, and a
 # pathological 10 MB abstract would otherwise cost memory and time in every later stage.
 MAX_FIELD_CHARS = 20_000
@@ -30,19 +45,6 @@ def dedupe_authors(authors: str) -> str:
     if n >= 2 and n % 2 == 0 and names[: n // 2] == names[n // 2 :]:
         names = names[: n // 2]
     return ", ".join(names)
-
-
-def template_fields(template: str) -> list[str]:
-    """The field names a template uses; raises ValueError for unknown ones."""
-    names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    unknown = sorted(set(names) - set(FIELDS) - {"sep"})
-    if unknown:
-        raise ValueError(
-            f"text_template uses unknown field(s) {unknown}; allowed: {list(FIELDS)} and 'sep'"
-        )
-    if not set(names) & set(FIELDS):
-        raise ValueError("text_template must use at least one of " + ", ".join(FIELDS))
-    return names
 
 
 def build_texts(df: pd.DataFrame, template: str) -> list[str]:
@@ -90,3 +92,59 @@ def assign_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     for k, (_, held) in enumerate(skf.split(np.zeros(len(labels)), labels)):
         fold[held] = k
     return fold
+
+
+class SplitTooSmall(ValueError):
+    """The labelled rows are too few for the stratified validation split or the folds. The
+    message says what is too small; the caller adds the file (``InputError``)."""
+
+
+def _check_split_sizes(labels: np.ndarray, valid_size: float) -> None:
+    """What ``train_test_split(..., stratify=labels)`` needs, said before scikit-learn fails."""
+    classes, counts = np.unique(labels, return_counts=True)
+    where = f"the stratified validation split (preprocess.valid_size={valid_size:g})"
+    for c, k in zip(classes.tolist(), counts.tolist(), strict=True):
+        if k < 2:
+            raise SplitTooSmall(f"class {c} has {k} row(s); {where} needs at least 2 per class")
+    n = len(labels)
+    n_valid = math.ceil(valid_size * n)  # as scikit-learn rounds a fractional test_size
+    n_train = n - n_valid
+    for part, size in (("validation", n_valid), ("training", n_train)):
+        if size < len(classes):
+            raise SplitTooSmall(
+                f"{n} labelled rows leave {size} {part} row(s) after {where}; it needs at least "
+                f"{len(classes)} (one per class): add rows or change preprocess.valid_size"
+            )
+
+
+def _check_fold_sizes(labels: np.ndarray, train_labels: np.ndarray, folds: int) -> None:
+    """Every class needs ``folds`` rows in the training part for stratified folds."""
+    if folds < 2:
+        return
+    in_file = dict(zip(*np.unique(labels, return_counts=True), strict=True))
+    classes, counts = np.unique(train_labels, return_counts=True)
+    for c, k in zip(classes.tolist(), counts.tolist(), strict=True):
+        if k < folds:
+            raise SplitTooSmall(
+                f"class {c} has {k} row(s) in the training part ({in_file[c]} in the file, less "
+                f"the validation split); preprocess.folds={folds} needs at least {folds} per "
+                "class: add rows or lower preprocess.folds (below 2: no folds)"
+            )
+
+
+def plan_split(
+    labels: np.ndarray, valid_size: float, folds: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The split preprocess writes: sorted train and valid positions, and the stratified fold id
+    of each train row (in train order). Raises :class:`SplitTooSmall` when a class or a part
+    is too small, instead of scikit-learn's error."""
+    labels = np.asarray(labels)
+    if not 0 < valid_size < 1:
+        raise ValueError(f"valid_size must be in (0, 1), got {valid_size}")
+    _check_split_sizes(labels, valid_size)
+    try:
+        tr, va = split_train_valid(labels, valid_size, seed)
+    except ValueError as exc:  # a case the checks above do not foresee
+        raise SplitTooSmall(f"cannot split the labelled rows: {exc}") from None
+    _check_fold_sizes(labels, labels[tr], folds)
+    return tr, va, assign_folds(labels[tr], folds, seed)

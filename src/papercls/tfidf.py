@@ -158,7 +158,7 @@ class TfidfClassifier:
             "intercept": np.array([self.intercept], dtype=np.float64),
         }
         directory = Path(directory)
-        with atomic_dir(directory, mode=0o755) as tmp:
+        with atomic_dir(directory) as tmp:
             (tmp / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False), "utf-8")
             save_file(weights, str(tmp / WEIGHTS_FILE))
         return directory

@@ -345,7 +345,7 @@ def _save_final(
         saved_epoch = state.history[-1]["epoch"] if state.history else state.best_epoch
     if run.main:
         # an interrupted save (SIGTERM, full disk) leaves no half-written folder
-        with atomic_dir(out_dir, mode=0o755) as tmp:
+        with atomic_dir(out_dir) as tmp:
             run.unwrapped.save_pretrained(tmp)
             tokenizer.model_max_length = run.max_length  # inference reuses the training length
             tokenizer.save_pretrained(tmp)
@@ -375,6 +375,6 @@ def write_history(history: list[dict[str, Any]], path: str | Path) -> Path:
     if "fold" in df.columns:
         cols = ["fold", *cols]
     df = df.reindex(columns=cols)
-    with atomic_path(path, mode=0o644) as tmp:
+    with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
     return path

@@ -329,7 +329,7 @@ def test_outputs_get_ordinary_permissions(tmp_path):
     rows = [{"epoch": 1, "train_loss": 0.7, "valid_loss": 0.6, "valid_f1": 0.5}]
     path = write_history(rows, tmp_path / "history.csv")
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    with atomic_dir(tmp_path / "model", mode=0o755) as tmp:
+    with atomic_dir(tmp_path / "model") as tmp:
         (tmp / "config.json").write_text("{}")
     assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model"]

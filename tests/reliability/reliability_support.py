@@ -3,9 +3,10 @@ repository (built with the helpers of tests/pipeline/test_dvc_pipeline.py).
 
 The repository lives under a temporary ``$HOME`` (``<tmp>/home/repo``) and its backbone is a
 copy of the tiny BERT at ``<tmp>/home/backbones/tiny-bert``, so that an absolute home path or
-repository path leaking into metrics files, MLflow params or tags is caught. ``params.yaml``
-also carries a secret-looking key (``tracking.hub_token``) and the stages run with secrets in
-their environment; neither may end up in any output.
+repository path leaking into metrics files, MLflow params or tags is caught. The stages run
+with secrets in their environment; none may end up in any output. (A secret-looking key in
+params.yaml is refused by the check_params stage, with its value unshown:
+test_params_check.py; tests/code/test_tracking.py checks that such params are never logged.)
 
 Imported by the test modules as ``reliability_support`` (pytest puts this folder on sys.path);
 fixtures are in conftest.py.
@@ -34,9 +35,8 @@ if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put 
 from tests.pipeline.test_dvc_pipeline import make_repo, stages_run  # noqa: E402
 
 BIN_DIR = str(Path(sys.executable).parent)
-SECRET_PARAM = "hf_param_SECRET_3f9c2a"  # params.yaml tracking.hub_token
 SECRET_ENV = {"HF_TOKEN": "hf_env_SECRET_77d1e0", "AWS_SECRET_ACCESS_KEY": "aws_SECRET_b41c93"}
-SECRETS = (SECRET_PARAM, *SECRET_ENV.values())
+SECRETS = tuple(SECRET_ENV.values())
 BASELINE_EPOCHS = 10  # the shared repository's baseline: 10 short epochs, no early stopping
 KILLED_STAGE = "train@baseline"  # interrupted once while the shared repository is built
 
@@ -111,7 +111,6 @@ def build_repo(parent: Path, tiny_bert_dir: Path, **sections: dict) -> Repo:
     params = repo.params()
     for name, values in sections.items():
         params[name].update(values)
-    params["tracking"]["hub_token"] = SECRET_PARAM
     repo.write_params(params)
     repo.sh("git", "add", "-A")
     repo.sh("git", "commit", "-qm", "reliability config")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from papercls.cli import main as cli_main
 from papercls.preprocess import run_preprocess
@@ -38,6 +39,11 @@ def _write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def _params(d: Path) -> str:
+    """A params file whose preprocess split (CFG) the 8-row files of this module fit."""
+    return str(_write(d / "params.yaml", yaml.safe_dump({"preprocess": CFG})))
 
 
 def _files(d: Path) -> set[str]:
@@ -181,8 +187,9 @@ def test_validate_command_process_exit_code(tmp_path: Path) -> None:
         f"error: file {path}, row 4, column 'label': label 'yes' is not 0 or 1"
     ]
     assert proc.stdout == ""
+    ok_csv = _write(tmp_path / "ok.csv", TRAIN_HEADER + "".join(_train_rows()))
     ok = subprocess.run(
-        [*cmd, "validate", str(_write(tmp_path / "ok.csv", TRAIN_HEADER + "".join(_train_rows())))],
+        [*cmd, "validate", str(ok_csv), "--params", _params(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -195,7 +202,7 @@ def test_validate_cli_accepts_huge_abstract_and_no_keywords(tmp_path: Path, caps
     rows[0] = "u0,Title,A B," + "word " * 2_000_000 + ",0\n"  # 10 MB in one field
     path = _write(tmp_path / "big.csv", TRAIN_HEADER.replace("Keywords,", "") + "".join(rows))
     assert path.stat().st_size > 10_000_000
-    assert cli_main(["validate", str(path)]) == 0
+    assert cli_main(["validate", str(path), "--params", _params(tmp_path)]) == 0
     assert "8 rows ok" in capsys.readouterr().out
     meta = run_preprocess(
         path, _write(tmp_path / "t.csv", "uuid,title,abstract\nt,a,b\n"), tmp_path / "prepared", CFG
@@ -223,7 +230,7 @@ def test_unicode_line_breaks_inside_a_field_are_not_row_ends(tmp_path: Path, cha
     rows[2] = f"u2,Title 2,A B,First part{char}second part,kw,0\n"
     rows[5] = f'u5,Title 5,A B,"Quoted{char}abstract",kw,1\n'
     path = _write(tmp_path / "train.csv", TRAIN_HEADER + "".join(rows))
-    assert cli_main(["validate", str(path)]) == 0
+    assert cli_main(["validate", str(path), "--params", _params(tmp_path)]) == 0
     run_preprocess(
         path, _write(tmp_path / "t.csv", "uuid,title,abstract\nt,a,b\n"), tmp_path / "prepared", CFG
     )

@@ -1,0 +1,29 @@
+"""DVC stage ``check_params``: refuse bad params before any other stage (and before DVC removes
+that stage's outputs). Writes data/params_ok.json, whose content is the same for all valid
+params, so that this stage rerunning alone reruns nothing downstream."""
+
+import os
+import sys
+
+from papercls.config_check import check_params_file, write_marker
+from papercls.errors import ParamsError
+from papercls.params import repo_root
+
+MARKER_PATH = "data/params_ok.json"
+
+
+def main() -> int:
+    root = repo_root()
+    try:
+        check_params_file(os.path.relpath(root / "params.yaml"))  # messages name it as given
+    except ParamsError as exc:
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    write_marker(root / MARKER_PATH)
+    print("params.yaml: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
