@@ -130,6 +130,37 @@ def show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else bool(progress)
 
 
+def length_sorted_batches(
+    tokenizer,
+    enc: dict[str, list[list[int]]],
+    keys: Sequence[str],
+    batch_size: int,
+    return_tensors: str = "pt",
+    progress: bool | None = None,
+) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+    """``(row indices, padded batch)`` over the rows of ``enc`` (from :func:`encode`), longest
+    first, ``batch_size`` rows at a time, each padded to its own longest row; the batch holds
+    ``keys`` only, as ``return_tensors`` ("pt" or "np") arrays. ``progress``: a tqdm bar."""
+    lengths = np.array([len(ids) for ids in enc["input_ids"]])
+    order = np.argsort(-lengths, kind="stable")
+    bar = tqdm(
+        range(0, len(order), batch_size),
+        desc="predict",
+        disable=not show_progress(progress),
+        leave=False,
+    )
+    for start in bar:
+        idx = order[start : start + batch_size]
+        feats = [{k: enc[k][i] for k in keys} for i in idx]
+        yield idx, tokenizer.pad(feats, padding=True, return_tensors=return_tensors)
+
+
+def positive_proba(logits: torch.Tensor | np.ndarray) -> np.ndarray:
+    """P(label == 1) from a batch of 2-class logits: softmax in float32, returned as float64."""
+    logits = torch.as_tensor(logits).float()
+    return torch.softmax(logits, dim=-1)[:, 1].double().cpu().numpy()
+
+
 @torch.inference_mode()
 def predict_proba(
     model,
@@ -151,27 +182,14 @@ def predict_proba(
         return np.empty(0, dtype=np.float64)
     accepted = model_input_names(model)
     keys = [k for k in enc if k in accepted]
-    lengths = np.array([len(ids) for ids in enc["input_ids"]])
-    order = np.argsort(-lengths, kind="stable")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     probs = np.empty(n, dtype=np.float64)
     try:
-        bar = tqdm(
-            range(0, n, batch_size),
-            desc="predict",
-            disable=not show_progress(progress),
-            leave=False,
-        )
-        for start in bar:
-            idx = order[start : start + batch_size]
-            feats = [{k: enc[k][i] for k in keys} for i in idx]
-            batch = tokenizer.pad(feats, padding=True, return_tensors="pt")
+        for idx, batch in length_sorted_batches(tokenizer, enc, keys, batch_size, "pt", progress):
             batch = {k: v.to(device) for k, v in batch.items()}
-            logits = model(**batch).logits.float()
-            p = torch.softmax(logits, dim=-1)[:, 1]
-            probs[idx] = p.double().cpu().numpy()
+            probs[idx] = positive_proba(model(**batch).logits)
     finally:
         if was_training:
             model.train()

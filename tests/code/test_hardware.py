@@ -1,0 +1,72 @@
+"""CPU capability detection and the precision "auto" resolves to (any CPU runs these)."""
+
+from __future__ import annotations
+
+import pytest
+
+from papercls import hardware
+
+XEON = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu sse2 avx avx2 avx512f avx512bw avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8
+processor\t: 1
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu sse2 avx avx2 avx512f avx512bw avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8
+"""
+EPYC = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 7B12
+flags\t\t: fpu sse2 avx avx2 fma bmi2
+"""
+GRAVITON = """processor\t: 0
+BogoMIPS\t: 2100.00
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp bf16 i8mm
+"""
+
+
+@pytest.mark.parametrize(
+    "text, model, native",
+    [(XEON, "Intel(R) Xeon(R) Platinum 8480+", True), (EPYC, "AMD EPYC 7B12", False)],
+)
+def test_cpuinfo_fallback(text, model, native):
+    caps = hardware.detect(text, torch_features=None)
+    assert caps.source == "cpuinfo" and caps.model == model
+    assert caps.native_bf16 is native
+    assert caps.features["avx2"] is True
+    assert caps.features["amx_bf16"] is native and caps.features["avx512_f"] is native
+    assert hardware.resolve_precision("auto", caps) == ("bf16" if native else "fp32")
+
+
+def test_arm_bf16_feature_counts_as_native():
+    caps = hardware.detect(GRAVITON, torch_features=None)
+    assert caps.native_bf16 and not caps.features["avx2"]
+    assert caps.model  # no "model name" line on ARM: a platform name stands in
+
+
+def test_torch_report_wins_over_cpuinfo():
+    # cpuinfo says AMX, torch (the library that would run bf16) says no: trust torch
+    caps = hardware.detect(XEON, torch_features={"avx2": True, "cpu_name": "Intel Xeon"})
+    assert caps.source == "torch" and not caps.native_bf16
+    assert caps.model == "Intel(R) Xeon(R) Platinum 8480+"  # the fuller cpuinfo name
+    caps = hardware.detect("", torch_features={"avx512_bf16": True, "cpu_name": "Intel Xeon"})
+    assert caps.native_bf16 and caps.model == "Intel Xeon"
+    assert "native bf16" in caps.summary() and "avx512_bf16" in caps.summary()
+
+
+def test_explicit_precision_is_kept_and_bad_values_named():
+    amd = hardware.detect(EPYC, torch_features=None)
+    intel = hardware.detect(XEON, torch_features=None)
+    assert hardware.resolve_precision("bf16", amd) == "bf16"  # asked for: emulated, but kept
+    assert hardware.resolve_precision("fp32", intel) == "fp32"
+    assert hardware.resolve_precision(" No ", intel) == "fp32"  # training's spelling of fp32
+    with pytest.raises(ValueError, match="fp16"):
+        hardware.resolve_precision("fp16", intel)
+
+
+def test_this_machine_is_described_consistently():
+    caps = hardware.cpu_capabilities()
+    assert caps.model and caps.isa
+    assert caps.native_bf16 == any(caps.features[k] for k in ("avx512_bf16", "amx_bf16", "bf16"))
+    assert hardware.resolve_precision("auto") == ("bf16" if caps.native_bf16 else "fp32")
+    assert set(caps.as_dict()) == {"model", "isa", "features", "native_bf16", "source"}
