@@ -25,6 +25,7 @@ from matplotlib.ticker import MaxNLocator
 
 from papercls.io import atomic_path
 from papercls.metrics import threshold_sweep
+from papercls.schema import ID2LABEL
 
 DPI = 100
 SIZE = (8.0, 5.0)  # inches: 800 x 500 pixels
@@ -34,7 +35,7 @@ F1_THRESHOLD, CONFUSION = "f1_threshold.png", "confusion.png"
 EVALUATE_FIGURES = (ROC, PR, TRAINING)
 THRESHOLD_FIGURES = (F1_THRESHOLD, CONFUSION)
 HISTORY_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_f1"]
-LABELS = ("other", "medical")
+LABELS = tuple(ID2LABEL.values())
 # Grid added to the distinct probabilities of the F1-against-threshold curve.
 _GRID = np.linspace(0.0, 1.0, 201)
 

@@ -26,8 +26,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-ID2LABEL = {0: "other", 1: "medical"}
-LABEL2ID = {v: k for k, v in ID2LABEL.items()}
+from papercls.schema import ID2LABEL, LABEL2ID
 
 
 class FusedHeadConfig(PretrainedConfig):

@@ -9,12 +9,12 @@ import pandas as pd
 from papercls.errors import InputError
 from papercls.io import read_csv_checked
 
-TEXT_FIELDS = ["title", "author", "abstract", "Keywords"]
 TRAIN_REQUIRED = ["uuid", "title", "author", "abstract", "label"]
 TRAIN_OPTIONAL = ["Keywords"]
 TEST_REQUIRED = ["uuid", "title", "abstract"]
 TEST_OPTIONAL = ["author", "Keywords"]
-LABELS = {0: "other", 1: "medical"}
+ID2LABEL = {0: "other", 1: "medical"}  # label ids of every model, file and figure
+LABEL2ID = {v: k for k, v in ID2LABEL.items()}
 
 
 def _row(idx: int) -> int:
