@@ -16,7 +16,7 @@ def _validate(argv: list[str]) -> int:
     ap.add_argument("--kind", choices=["train", "test"], default="train")
     args = ap.parse_args(argv)
     try:
-        df = (load_train if args.kind == "train" else load_test)(args.csv)
+        df = load_train(args.csv) if args.kind == "train" else load_test(args.csv, keep_label=True)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

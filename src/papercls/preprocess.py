@@ -12,6 +12,15 @@ from papercls.schema import load_test, load_train
 from papercls.text import SEP, assign_folds, build_texts, split_train_valid, template_fields
 
 
+def prepared_test_frame(test: pd.DataFrame, template: str) -> pd.DataFrame:
+    """test.parquet's rows: uuid, text and, when the test CSV is labelled, its checked label
+    (evaluation only: no stage trains on it)."""
+    te = pd.DataFrame({"uuid": test["uuid"], "text": build_texts(test, template)})
+    if "label" in test.columns:
+        te["label"] = test["label"].astype("int64").to_numpy()
+    return te
+
+
 def prepare_frames(
     train_csv: str | Path, test_csv: str | Path, cfg: dict[str, Any]
 ) -> dict[str, Any]:
@@ -19,7 +28,7 @@ def prepare_frames(
     template = cfg["text_template"]
     template_fields(template)
     train = load_train(train_csv)
-    test = load_test(test_csv)
+    test = load_test(test_csv, keep_label=True)
     labels = train["label"].to_numpy()
     tr_idx, va_idx = split_train_valid(labels, float(cfg["valid_size"]), int(cfg["seed"]))
     texts = build_texts(train, template)
@@ -27,7 +36,7 @@ def prepare_frames(
     tr = labelled.iloc[tr_idx].reset_index(drop=True)
     tr["fold"] = assign_folds(tr["label"].to_numpy(), int(cfg.get("folds", 5)), int(cfg["seed"]))
     va = labelled.iloc[va_idx].reset_index(drop=True)
-    te = pd.DataFrame({"uuid": test["uuid"], "text": build_texts(test, template)})
+    te = prepared_test_frame(test, template)
     meta = {
         "n_train": len(tr),
         "n_valid": len(va),

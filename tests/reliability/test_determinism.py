@@ -1,7 +1,7 @@
-"""Determinism on CPU. ``dvc repro -f evaluate`` reruns preprocess, the three trainings and
-evaluate with unchanged params and seeds; every model, prediction and metrics file must come out
-byte for byte the same (tolerance: none). The first run's baseline was killed and resumed
-(conftest.py), the forced one trains without a break, so this also checks that a resumed
+"""Determinism on CPU. ``dvc repro -f evaluate`` reruns preprocess, the three trainings, the
+ensemble and evaluate with unchanged params and seeds; every model, prediction and metrics file
+must come out byte for byte the same (tolerance: none). The first run's baseline was killed and
+resumed (conftest.py), the forced one trains without a break, so this also checks that a resumed
 training ends with exactly the weights of an uninterrupted one. Another ``baseline.seed``
 changes the baseline's predictions and figures and nothing else."""
 
@@ -18,7 +18,14 @@ from reliability_support import Repo, stages_run
 pytestmark = pytest.mark.slow
 
 MODELS = ("tfidf", "baseline", "topline")
-TRAINING = {"preprocess", "train_tfidf", "train@baseline", "train@topline", "evaluate"}
+TRAINING = {
+    "preprocess",
+    "train_tfidf",
+    "train@baseline",
+    "train@topline",
+    "ensemble",
+    "evaluate",
+}
 
 
 def _metric_files(root: Path) -> dict[str, str]:
@@ -79,7 +86,7 @@ def test_other_training_seed_changes_the_encoder_results(built_repo: Repo) -> No
     built_repo.write_params(params)
     try:
         proc = built_repo.sh("dvc", "repro", "evaluate")
-        assert stages_run(proc.stdout) == {"train@baseline", "evaluate"}
+        assert stages_run(proc.stdout) == {"train@baseline", "ensemble", "evaluate"}
         new_preds, new_evals = _predictions(root), _evals(root)
     finally:  # back to the committed state (outputs restored from the DVC cache)
         built_repo.sh("git", "checkout", "--", ".")
