@@ -1,4 +1,5 @@
-"""DVC stage: choose each model's decision threshold (metrics/thresholds.json, tuned.json);
+"""DVC stage: choose each model's decision threshold (metrics/thresholds.json, tuned.json), and
+score a labelled test set at 0.5 and at that threshold (test.json);
 register the tuned topline in the MLflow Model Registry (alias candidate, champion if better)."""
 
 import sys
@@ -29,6 +30,7 @@ def main() -> int:
                 prior,
                 predictions_dir=root / "predictions",
                 metrics_dir=root / "metrics",
+                prepared_test=root / "data" / "prepared" / "test.parquet",
             )
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)

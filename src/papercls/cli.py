@@ -42,7 +42,7 @@ def _validate(argv: list[str]) -> int:
     )
     args = ap.parse_args(argv)
     try:
-        df = (load_train if args.kind == "train" else load_test)(args.csv)
+        df = load_train(args.csv) if args.kind == "train" else load_test(args.csv, keep_label=True)
         if args.kind == "train":
             from papercls.preprocess import split_labelled
 

@@ -33,7 +33,9 @@ from papercls.param_rules import (
 )
 from papercls.template import FIELDS, SEP, template_fields
 
-MODELS = ("tfidf", "baseline", "topline")  # what the train stages produce (dvc.yaml)
+TRAINED = ("tfidf", "baseline", "topline")  # what the train stages produce (dvc.yaml)
+MODELS = (*TRAINED, "ensemble")  # every model with predictions (the ensemble stage adds one)
+ENSEMBLE_METHODS = ("mean", "logit", "rank")  # papercls.ensemble.METHODS
 THRESHOLD_METHODS = ("f1", "prior", "fixed")  # papercls.thresholds.METHODS
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")  # papercls.training.TrainConfig
 SEED_MAX = 2**31 - 1
@@ -122,6 +124,13 @@ SCHEMA = Group(
         ),
         "baseline": ENCODER,
         "topline": ENCODER,
+        "ensemble": Group(
+            {
+                "members": Field(names(TRAINED)),
+                "method": Field(choice(ENSEMBLE_METHODS)),
+            },
+            nullable=True,
+        ),
         "evaluate": Group(
             {
                 "models": Field(names(MODELS), required=True),

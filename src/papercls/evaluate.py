@@ -1,7 +1,9 @@
 """The evaluate and tune_thresholds stages' logic: read every model's predictions, write
 figures, plot files, PNG figures and thresholds. Every file is written atomically
 (``papercls.io``), and all inputs are read and checked before the first file is written. Floats
-in the written files are rounded by ``papercls.rounding`` (stated precision, see there)."""
+in the written files are rounded by ``papercls.rounding`` (stated precision, see there).
+Prediction files are read by ``papercls.predictions`` (its loaders are importable from here too);
+a labelled test set's figures come from ``papercls.labelled_test``."""
 
 from __future__ import annotations
 
@@ -13,15 +15,16 @@ import numpy as np
 import pandas as pd
 
 from papercls.io import write_csv, write_json, write_text
+from papercls.labelled_test import AT_DEFAULT, AT_TUNED, labelled_test_figures, load_test_labels
 from papercls.metrics import (
     MAX_POINTS,
-    check_inputs,
     classification_metrics,
     confusion_rows,
     pr_points,
     roc_points,
     threshold_sweep,
 )
+from papercls.predictions import load_heldout, load_test_probs, prediction_path
 from papercls.rounding import round_floats, round_frame, round_threshold
 from papercls.thresholds import choose_threshold
 
@@ -45,57 +48,6 @@ class StageResult(dict):
     def __init__(self, results: dict[str, dict[str, Any]], figures: list[Path]) -> None:
         super().__init__(results)
         self.figures = list(figures)
-
-
-def _read_parquet(path: Path, model: str, columns: list[str]) -> pd.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(
-            f"prediction file {path} not found (model {model!r}): run its training stage first "
-            f"(dvc repro), or remove {model!r} from evaluate.models in params.yaml"
-        )
-    try:
-        df = pd.read_parquet(path)
-    except Exception as exc:  # corrupt or non-parquet file
-        raise ValueError(f"{path}: cannot read parquet file ({exc})") from None
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
-    if len(df) == 0:
-        raise ValueError(f"{path}: no rows")
-    df = df[columns].copy()
-    df["uuid"] = [str(u) for u in df["uuid"].tolist()]
-    dup = df["uuid"].duplicated()
-    if dup.any():
-        raise ValueError(f"{path}: duplicate uuid {df['uuid'][dup].tolist()[0]!r}")
-    return df
-
-
-def load_heldout(path: str | Path, model: str = "?") -> pd.DataFrame:
-    """Held-out predictions (uuid, label, prob), checked; errors name the file."""
-    path = Path(path)
-    df = _read_parquet(path, model, ["uuid", "label", "prob"])
-    try:
-        y, p = check_inputs(df["label"].to_numpy(), df["prob"].to_numpy())
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    df["label"], df["prob"] = y, p
-    return df
-
-
-def load_test_probs(path: str | Path, model: str = "?") -> pd.DataFrame:
-    """Test predictions (uuid, prob) in file order, checked; errors name the file."""
-    path = Path(path)
-    df = _read_parquet(path, model, ["uuid", "prob"])
-    p = df["prob"].to_numpy(dtype=np.float64)
-    if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
-        raise ValueError(f"{path}: prob must be finite and within [0, 1]")
-    df["prob"] = p
-    return df
-
-
-def prediction_path(predictions_dir: str | Path, model: str, split: str) -> Path:
-    """predictions/<model>/<split>.parquet with split in {heldout, test}."""
-    return Path(predictions_dir) / model / f"{split}.parquet"
 
 
 def _fmt(v: Any) -> str:
@@ -200,37 +152,54 @@ def tuned_metrics(entry: dict[str, Any], heldout: pd.DataFrame, test: pd.DataFra
 
 class ThresholdTable(StageResult):
     """What run_tune_thresholds returns: ``{model: choose_threshold(...)}`` as written to
-    metrics/thresholds.json, with ``figures`` (the PNG paths written) and ``tuned``
-    (``{model: tuned_metrics(...)}`` as written to metrics/<model>/tuned.json)."""
+    metrics/thresholds.json, with ``figures`` (the PNG paths written), ``tuned``
+    (``{model: tuned_metrics(...)}`` as written to metrics/<model>/tuned.json) and ``test``
+    (``{model: test figures}`` as written to metrics/<model>/test.json; empty when no prepared
+    test file was given)."""
 
     def __init__(
         self,
         table: dict[str, dict[str, Any]],
         figures: list[Path],
         tuned: dict[str, dict[str, Any]],
+        test: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(table, figures)
         self.tuned = tuned
+        self.test = dict(test or {})
 
     def run_metrics(self) -> dict[str, float]:
         """The figures the tune_thresholds stage logs: ``<model>.threshold``,
-        ``<model>.tuned_f1`` and ``<model>.best_f1``."""
+        ``<model>.tuned_f1`` and ``<model>.best_f1``; with a labelled test set also
+        ``<model>.test_f1`` (at the tuned threshold) and ``<model>.test_f1_at_0.5``."""
         out: dict[str, float] = {}
         for name, entry in self.items():
             out[f"{name}.threshold"] = entry["threshold"]
             out[f"{name}.tuned_f1"] = self.tuned[name]["f1"]
             out[f"{name}.best_f1"] = entry["best_f1"]["f1"]
+            test = self.test.get(name) or {}
+            if test.get("labelled"):
+                out[f"{name}.test_f1"] = test[AT_TUNED]["f1"]
+                out[f"{name}.test_f1_at_0.5"] = test[AT_DEFAULT]["f1"]
         return out
 
     def summary_lines(self) -> list[str]:
-        """One line per model: method, threshold, best-F1 threshold and its 95% interval."""
+        """One line per model: method, threshold, best-F1 threshold and its 95% interval; with
+        a labelled test set, the test F1 at the tuned threshold and at 0.5."""
         lines = []
         for name, entry in self.items():
             best = entry["best_f1"]
-            lines.append(
+            line = (
                 f"{name}: {entry['method']} threshold={entry['threshold']:.4f} "
                 f"(best-F1 {best['threshold']:.4f}, 95% CI {best['ci_low']}..{best['ci_high']})"
             )
+            test = self.test.get(name) or {}
+            if test.get("labelled"):
+                line += (
+                    f"; test F1 {test[AT_TUNED]['f1']:.4f} (tuned), "
+                    f"{test[AT_DEFAULT]['f1']:.4f} (0.5), n={test[AT_TUNED]['n']}"
+                )
+            lines.append(line)
         return lines
 
 
@@ -250,34 +219,48 @@ def run_tune_thresholds(
     predictions_dir: str | Path = "predictions",
     metrics_dir: str | Path = "metrics",
     figures_dir: str | Path | None = None,
+    prepared_test: str | Path | None = None,
 ) -> ThresholdTable:
     """Choose each model's threshold (``params`` is the ``thresholds`` section) and write
     metrics/thresholds.json ({model: choose_threshold(...)}, rounded by round_entry),
     metrics/<model>/tuned.json, then f1_threshold.png and confusion.png in ``figures_dir``
-    (default: plots/figures beside ``metrics_dir``). Returns the table with ``.figures`` and
-    ``.tuned`` (the figures written to tuned.json)."""
+    (default: plots/figures beside ``metrics_dir``). With ``prepared_test``
+    (data/prepared/test.parquet) also metrics/<model>/test.json: the test figures at 0.5 and
+    at the chosen threshold when that file has labels, else ``{"labelled": false}``. Returns
+    the table with ``.figures``, ``.tuned`` and ``.test`` (the figures written)."""
     from papercls.figures import render_threshold_figures
 
     if not models:
         raise ValueError("evaluate.models is empty: name at least one model")
     metrics_dir = Path(metrics_dir)
     method = params.get("method", "f1")
+    paths = {m: prediction_path(predictions_dir, m, "test") for m in models}
     frames = {
         m: (
             load_heldout(prediction_path(predictions_dir, m, "heldout"), m),
-            load_test_probs(prediction_path(predictions_dir, m, "test"), m),
+            load_test_probs(paths[m], m),
         )
         for m in models
     }
+    labels = None if prepared_test is None else load_test_labels(prepared_test)
     table: dict[str, dict[str, Any]] = {}
     tuned: dict[str, dict[str, Any]] = {}
+    test_figs: dict[str, dict[str, Any]] = {}
     for name, (heldout, test) in frames.items():
         entry = choose_threshold(method, heldout, test["prob"].to_numpy(), params, prior)
         table[name] = round_entry(entry, heldout["prob"].to_numpy(), test["prob"].to_numpy())
         tuned[name] = tuned_metrics(table[name], heldout, test)
+        if prepared_test is not None:
+            figs = labelled_test_figures(
+                labels, test, table[name]["threshold"], str(paths[name]), str(prepared_test)
+            )
+            test_figs[name] = round_floats(figs, keep=THRESHOLD_KEYS)
     for name in models:
         write_json(tuned[name], metrics_dir / name / "tuned.json")
+        if name in test_figs:
+            write_json(test_figs[name], metrics_dir / name / "test.json")
     write_json(table, metrics_dir / "thresholds.json")
     fig_dir = metrics_dir.parent / "plots" / "figures" if figures_dir is None else figures_dir
     held = {m: frames[m][0] for m in models}
-    return ThresholdTable(table, render_threshold_figures(fig_dir, held, tuned), tuned)
+    figures = render_threshold_figures(fig_dir, held, tuned)
+    return ThresholdTable(table, figures, tuned, test_figs)

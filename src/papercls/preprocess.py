@@ -30,6 +30,15 @@ def split_labelled(
         raise InputError(path, str(exc), column="label") from None
 
 
+def prepared_test_frame(test: pd.DataFrame, template: str) -> pd.DataFrame:
+    """test.parquet's rows: uuid, text and, when the test CSV is labelled, its checked label
+    (evaluation only: no stage trains on it)."""
+    te = pd.DataFrame({"uuid": test["uuid"], "text": build_texts(test, template)})
+    if "label" in test.columns:
+        te["label"] = test["label"].astype("int64").to_numpy()
+    return te
+
+
 def prepare_frames(
     train_csv: str | Path, test_csv: str | Path, cfg: dict[str, Any]
 ) -> dict[str, Any]:
@@ -37,7 +46,7 @@ def prepare_frames(
     template = cfg["text_template"]
     template_fields(template)
     train = load_train(train_csv)
-    test = load_test(test_csv)
+    test = load_test(test_csv, keep_label=True)
     labels = train["label"].to_numpy()
     tr_idx, va_idx, folds = split_labelled(labels, train_csv, cfg)
     texts = build_texts(train, template)
@@ -45,7 +54,7 @@ def prepare_frames(
     tr = labelled.iloc[tr_idx].reset_index(drop=True)
     tr["fold"] = folds
     va = labelled.iloc[va_idx].reset_index(drop=True)
-    te = pd.DataFrame({"uuid": test["uuid"], "text": build_texts(test, template)})
+    te = prepared_test_frame(test, template)
     meta = {
         "n_train": len(tr),
         "n_valid": len(va),

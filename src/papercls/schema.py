@@ -52,7 +52,8 @@ def _check_text(df: pd.DataFrame, path: Path) -> None:
         )
 
 
-def _parse_labels(df: pd.DataFrame, path: Path) -> pd.Series:
+def _label_values(df: pd.DataFrame, path: Path) -> pd.Series:
+    """The ``label`` column as int64 0/1; InputError naming the row of a missing or bad one."""
     raw = df["label"].str.strip()
     ok = raw.isin(["0", "1", "0.0", "1.0"])
     if not ok.all():
@@ -60,7 +61,11 @@ def _parse_labels(df: pd.DataFrame, path: Path) -> pd.Series:
         value = raw.iloc[pos]
         what = "missing label" if value == "" else f"label {value!r} is not 0 or 1"
         raise InputError(path, what, row=_row(pos), column="label")
-    labels = raw.map(lambda v: int(float(v))).astype("int64")
+    return raw.map(lambda v: int(float(v))).astype("int64")
+
+
+def _parse_labels(df: pd.DataFrame, path: Path) -> pd.Series:
+    labels = _label_values(df, path)
     if labels.nunique() < 2:
         raise InputError(
             path,
@@ -81,12 +86,17 @@ def validate_train(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     return df
 
 
-def validate_test(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
-    """Check an unlabelled frame; a ``label`` column, if present, is ignored."""
+def validate_test(df: pd.DataFrame, path: str | Path, keep_label: bool = False) -> pd.DataFrame:
+    """Check an unlabelled frame. A ``label`` column is dropped, unless ``keep_label``: then it
+    is checked like the training labels (0 or 1 on every row; one class is allowed) and kept,
+    except when every value is empty (an unlabelled file with a blank label column)."""
     path = Path(path)
     df = df.copy()
     _check_uuids(df, path)
     _check_text(df, path)
+    if keep_label and "label" in df.columns and (df["label"].str.strip() != "").any():
+        df["label"] = _label_values(df, path)
+        return df
     return df.drop(columns=["label"], errors="ignore")
 
 
@@ -94,5 +104,6 @@ def load_train(path: str | Path) -> pd.DataFrame:
     return validate_train(read_csv_checked(path, TRAIN_REQUIRED, TRAIN_OPTIONAL), path)
 
 
-def load_test(path: str | Path) -> pd.DataFrame:
-    return validate_test(read_csv_checked(path, TEST_REQUIRED, TEST_OPTIONAL), path)
+def load_test(path: str | Path, keep_label: bool = False) -> pd.DataFrame:
+    """A test CSV, checked; ``keep_label``: see :func:`validate_test`."""
+    return validate_test(read_csv_checked(path, TEST_REQUIRED, TEST_OPTIONAL), path, keep_label)

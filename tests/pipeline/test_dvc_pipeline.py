@@ -88,6 +88,7 @@ def test_repro_builds_every_stage(repo: Path) -> None:
         "train_tfidf",
         "train@baseline",
         "train@topline",
+        "ensemble",
         "evaluate",
         "tune_thresholds",
         "predict",
@@ -97,12 +98,16 @@ def test_repro_builds_every_stage(repo: Path) -> None:
     assert list(sub.columns) == ["uuid", "label"]
     assert sub["uuid"].tolist() == test["uuid"].tolist()
     assert set(sub["label"].unique()) <= {0, 1}
-    for name in ("tfidf", "baseline", "topline"):
+    for name in ("tfidf", "baseline", "topline", "ensemble"):
         figures = json.loads((repo / "metrics" / name / "eval.json").read_text())
         assert 0.0 <= figures["f1"] <= 1.0
+        # the bundled test CSV has no labels: no test figures
+        assert json.loads((repo / "metrics" / name / "test.json").read_text()) == {
+            "labelled": False
+        }
     assert (repo / "models" / "topline" / "model.safetensors").exists()
     shown = run(["dvc", "metrics", "show", "--json"], repo).stdout
-    assert "metrics/topline/eval.json" in shown
+    assert "metrics/topline/eval.json" in shown and "metrics/ensemble/test.json" in shown
 
 
 def test_second_repro_is_a_noop(repo: Path) -> None:
@@ -253,3 +258,20 @@ def test_ci_retrain_script_reports_changed_metrics_after_a_data_change(repo: Pat
     report = (repo / "report.md").read_text()
     assert "metrics/topline/eval.json" in report
     assert "no changes" not in report.split("## Metrics", 1)[-1].split("##", 1)[0].lower()
+
+
+def test_labelled_test_csv_is_scored_in_metrics(repo: Path) -> None:
+    test_csv = repo / "data" / "sample" / "test.csv"
+    test = pd.read_csv(test_csv, dtype=str, keep_default_na=False)
+    test["label"] = [str(i % 2) for i in range(len(test))]
+    test.to_csv(test_csv, index=False)
+    run(["dvc", "repro"], repo)
+    prepared = pd.read_parquet(repo / "data" / "prepared" / "test.parquet")
+    assert prepared["label"].tolist() == [i % 2 for i in range(len(test))]
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
+    text = json.dumps(shown)
+    for name in ("tfidf", "baseline", "topline", "ensemble"):
+        figures = json.loads((repo / "metrics" / name / "test.json").read_text())
+        assert figures["labelled"] is True and figures["tuned"]["n"] == len(test)
+        assert figures["at_0.5"]["threshold"] == 0.5
+        assert f"metrics/{name}/test.json" in text

@@ -1,7 +1,7 @@
-"""Determinism on CPU. ``dvc repro -f evaluate`` reruns preprocess, the three trainings and
-evaluate with unchanged params and seeds; every model, prediction and metrics file must come out
-byte for byte the same (tolerance: none). The first run's baseline was killed and resumed
-(conftest.py), the forced one trains without a break, so this also checks that a resumed
+"""Determinism on CPU. ``dvc repro -f evaluate`` reruns preprocess, the three trainings, the
+ensemble and evaluate with unchanged params and seeds; every model, prediction and metrics file
+must come out byte for byte the same (tolerance: none). The first run's baseline was killed and
+resumed (conftest.py), the forced one trains without a break, so this also checks that a resumed
 training ends with exactly the weights of an uninterrupted one. Another ``baseline.seed``
 changes the baseline's predictions and figures and nothing else."""
 
@@ -25,6 +25,7 @@ TRAINING = {
     "train_tfidf",
     "train@baseline",
     "train@topline",
+    "ensemble",
     "evaluate",
 }
 
@@ -88,7 +89,7 @@ def test_other_training_seed_changes_the_encoder_results(built_repo: Repo) -> No
     try:
         proc = built_repo.sh("dvc", "repro", "evaluate")
         # the params check reruns on any params change, its output the same as before
-        assert stages_run(proc.stdout) == {"check_params", "train@baseline", "evaluate"}
+        assert stages_run(proc.stdout) == {"check_params", "train@baseline", "ensemble", "evaluate"}
         new_preds, new_evals = _predictions(root), _evals(root)
     finally:  # back to the committed state (outputs restored from the DVC cache)
         built_repo.sh("git", "checkout", "--", ".")

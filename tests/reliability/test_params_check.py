@@ -27,6 +27,7 @@ from reliability_support import ROOT, Repo, stages_run
 from papercls.cli import main as cli_main
 from papercls.config_check import (
     ENCODER,
+    ENSEMBLE_METHODS,
     MARKER,
     MIXED_PRECISION,
     SCHEMA,
@@ -252,15 +253,19 @@ def test_stage_script_exit_code_and_marker(tmp_path: Path) -> None:
 
 
 def test_schema_keys_follow_the_code() -> None:
+    from papercls import ensemble
     from papercls.tfidf import TfidfClassifier
     from papercls.thresholds import METHODS
-    from papercls.training import MODEL_KEYS, TrainConfig
+    from papercls.train_config import MODEL_KEYS, TrainConfig
 
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)} | MODEL_KEYS
     assert set(ENCODER.fields) == train_keys
     tfidf_keys = set(inspect.signature(TfidfClassifier.__init__).parameters) - {"self"}
     assert set(SCHEMA.fields["tfidf"].fields) == tfidf_keys
     assert THRESHOLD_METHODS == METHODS
+    assert ENSEMBLE_METHODS == ensemble.METHODS
+    ens_keys = {f.name for f in dataclasses.fields(ensemble.EnsembleConfig)}
+    assert set(SCHEMA.fields["ensemble"].fields) == ens_keys
     for value in MIXED_PRECISION:
         TrainConfig(mixed_precision=value)  # each allowed value is one the code accepts
     with pytest.raises(ValueError):
