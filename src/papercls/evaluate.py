@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from papercls.console import figure, interval
 from papercls.io import write_csv, write_json, write_text
 from papercls.metrics import (
     MAX_POINTS,
@@ -223,13 +224,16 @@ class ThresholdTable(StageResult):
         return out
 
     def summary_lines(self) -> list[str]:
-        """One line per model: method, threshold, best-F1 threshold and its 95% interval."""
+        """One line per model: threshold, F1 there, method, best-F1 threshold and its 95%
+        interval (figures to 4 decimals)."""
         lines = []
         for name, entry in self.items():
             best = entry["best_f1"]
             lines.append(
-                f"{name}: {entry['method']} threshold={entry['threshold']:.4f} "
-                f"(best-F1 {best['threshold']:.4f}, 95% CI {best['ci_low']}..{best['ci_high']})"
+                f"{name} threshold {figure(entry['threshold'])}, "
+                f"F1 {figure(self.tuned[name]['f1'])} (method {entry['method']}; "
+                f"best-F1 threshold {figure(best['threshold'])}, "
+                f"95% CI {interval(best['ci_low'], best['ci_high'])})"
             )
         return lines
 
