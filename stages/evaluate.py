@@ -2,6 +2,7 @@
 
 import sys
 
+from papercls.console import figure
 from papercls.evaluate import run_evaluate
 from papercls.params import load_params, repo_root
 from papercls.tracking import stage_main, stage_run
@@ -32,7 +33,11 @@ def main() -> int:
             run.log_artifacts(root / "plots" / name, artifact_path=f"plots/{name}")
         run.log_artifact(root / "metrics" / "summary.md")
     for name, m in results.items():
-        print(f"{name}: f1={m['f1']:.4f} roc_auc={m['roc_auc']} n={m['n']}")
+        print(
+            f"evaluate: {name} F1 {figure(m['f1'])}, ROC-AUC {figure(m.get('roc_auc'))}, "
+            f"PR-AUC {figure(m.get('pr_auc'))} at threshold {figure(m['threshold'])} "
+            f"({m['n']} held-out rows)"
+        )
     return 0
 
 

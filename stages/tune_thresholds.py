@@ -41,7 +41,7 @@ def main() -> int:
             name = str(tcfg.get("register_name") or DEFAULT_REGISTER_NAME)
             f1 = table.tuned[REGISTERED]["f1"]
             print(register_tuned(run, root / "models" / REGISTERED, name, f1))
-    print("\n".join(table.summary_lines()))
+    print("\n".join(f"tune_thresholds: {line}" for line in table.summary_lines()))
     return 0
 
 

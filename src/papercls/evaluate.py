@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from papercls.console import figure, interval
 from papercls.io import write_csv, write_json, write_text
 from papercls.labelled_test import AT_DEFAULT, AT_TUNED, labelled_test_figures, load_test_labels
 from papercls.metrics import (
@@ -184,20 +185,23 @@ class ThresholdTable(StageResult):
         return out
 
     def summary_lines(self) -> list[str]:
-        """One line per model: method, threshold, best-F1 threshold and its 95% interval; with
-        a labelled test set, the test F1 at the tuned threshold and at 0.5."""
+        """One line per model: threshold, F1 there, method, best-F1 threshold and its 95%
+        interval (figures to 4 decimals); with a labelled test set, the test F1 at the tuned
+        threshold and at 0.5."""
         lines = []
         for name, entry in self.items():
             best = entry["best_f1"]
             line = (
-                f"{name}: {entry['method']} threshold={entry['threshold']:.4f} "
-                f"(best-F1 {best['threshold']:.4f}, 95% CI {best['ci_low']}..{best['ci_high']})"
+                f"{name} threshold {figure(entry['threshold'])}, "
+                f"F1 {figure(self.tuned[name]['f1'])} (method {entry['method']}; "
+                f"best-F1 threshold {figure(best['threshold'])}, "
+                f"95% CI {interval(best['ci_low'], best['ci_high'])})"
             )
             test = self.test.get(name) or {}
             if test.get("labelled"):
                 line += (
-                    f"; test F1 {test[AT_TUNED]['f1']:.4f} (tuned), "
-                    f"{test[AT_DEFAULT]['f1']:.4f} (0.5), n={test[AT_TUNED]['n']}"
+                    f"; test F1 {figure(test[AT_TUNED]['f1'])} (tuned), "
+                    f"{figure(test[AT_DEFAULT]['f1'])} (0.5), n={test[AT_TUNED]['n']}"
                 )
             lines.append(line)
         return lines

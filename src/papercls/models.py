@@ -26,6 +26,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from papercls.console import emit, load_reports_held
 from papercls.schema import ID2LABEL, LABEL2ID
 
 
@@ -156,10 +157,31 @@ AutoModelForSequenceClassification.register(
 
 
 def build_baseline(backbone_dir: str) -> PreTrainedModel:
-    """``AutoModelForSequenceClassification`` with a fresh 2-label head (labels other/medical)."""
-    return AutoModelForSequenceClassification.from_pretrained(
-        backbone_dir, num_labels=2, id2label=dict(ID2LABEL), label2id=dict(LABEL2ID)
-    )
+    """``AutoModelForSequenceClassification`` with a fresh 2-label head (labels other/medical).
+
+    transformers' load report is printed only when it says more than "the new head's weights
+    are not in the checkpoint" (expected here): weights of the encoder itself missing, or of
+    another shape."""
+    with load_reports_held() as reports:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            backbone_dir,
+            num_labels=2,
+            id2label=dict(ID2LABEL),
+            label2id=dict(LABEL2ID),
+            output_loading_info=True,
+        )
+    if not only_new_head_missing(model, info):
+        emit(reports)
+    return model
+
+
+def only_new_head_missing(model: PreTrainedModel, info: dict[str, Any]) -> bool:
+    """Whether a ``from_pretrained(..., output_loading_info=True)`` load left only weights
+    outside the encoder (``model.base_model_prefix``) uninitialised, and none of another shape.
+    Unused checkpoint weights (e.g. a pretraining head) are fine."""
+    encoder = f"{model.base_model_prefix}."
+    missing_encoder = [k for k in info.get("missing_keys", ()) if k.startswith(encoder)]
+    return not missing_encoder and not info.get("mismatched_keys")
 
 
 def build_topline(backbone_dir: str, head: dict[str, Any] | None = None) -> PreTrainedModel:

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from papercls.batching import LengthGroupedBatchSampler
 from papercls.checkpoint import (
@@ -36,6 +35,7 @@ from papercls.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
+from papercls.console import progress_bar
 from papercls.io import atomic_dir, atomic_path
 from papercls.loop_setup import LoopParts, prepare_loop
 from papercls.train_config import TrainConfig
@@ -196,8 +196,7 @@ def _train_epoch(
     loss_sum = torch.zeros((), device=acc.device)
     n_seen = torch.zeros((), device=acc.device)
     n = run.batches_per_epoch
-    bar = tqdm(total=n, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not run.progress,
-               leave=False)  # fmt: skip
+    bar = progress_bar(run.n_train, f"epoch {epoch + 1}/{cfg.epochs}", "samples", run.progress)
     run.optimizer.zero_grad(set_to_none=True)
     for i, batch in enumerate(run.train_loader):
         group_start = (i // cfg.grad_accum) * cfg.grad_accum
@@ -209,7 +208,7 @@ def _train_epoch(
         if is_update:
             _update(run, cfg)
             state.global_step += 1
-        bar.update(1)
+        bar.update(batch["input_ids"].shape[0] * acc.num_processes)
     bar.close()
     meter.seconds += time.perf_counter() - t0
     totals = acc.reduce(torch.stack([loss_sum, n_seen]), reduction="sum")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from papercls.console import quiet_third_party
 from papercls.tracking.provenance import loggable_params, path_prefixes, run_tags, scrub
 from papercls.tracking.uri import (
     TrackingUnavailable,
@@ -267,7 +268,9 @@ def _end_run(client: MlflowClient, run_id: str, status: str) -> None:
 def stage_main(main: Callable[..., int], *args: Any) -> int:
     """Exit code of a stage script's ``main(*args)``. An unreachable tracking server (with
     ``tracking.fail_on_unavailable: true``) becomes one ``error:`` line on stderr that names the
-    URI, and exit code 2, instead of a traceback; nothing has been written at that point."""
+    URI, and exit code 2, instead of a traceback; nothing has been written at that point.
+    Third-party noise is silenced first (:func:`papercls.console.quiet_third_party`)."""
+    quiet_third_party()
     try:
         return int(main(*args) or 0)
     except TrackingUnavailable as exc:
