@@ -11,6 +11,7 @@ import sys
 
 from papercls.params import load_params, repo_root
 from papercls.tracking import stage_main, stage_run
+from papercls.tracking.serving import log_servable, prepared_template
 from papercls.train_stage import run_training
 
 NAMES = ("baseline", "topline")
@@ -22,6 +23,11 @@ def main(argv: list[str]) -> int:
         return 2
     name, root = argv[0], repo_root()
     params = load_params(root / "params.yaml")
+    try:  # the logged model renders paper rows with the template the model is trained on
+        template = prepared_template(root / "data" / "prepared")
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with stage_run(
         f"train@{name}", {name: params[name], "tracking": params.get("tracking")}
     ) as run:
@@ -36,10 +42,9 @@ def main(argv: list[str]) -> int:
         )
         run.log_metrics(summary.metrics())
         run.log_artifact(root / "metrics" / name / "history.csv")
-        if summary.completed:
-            run.log_model_dir(
-                summary.model_dir, kind="custom" if name == "topline" else "transformers"
-            )
+        if summary.completed:  # labels at 0.5 here; tune_thresholds registers the tuned one
+            kind = "custom" if name == "topline" else "transformers"
+            log_servable(run, summary.model_dir, kind, template=template)
     print(summary.headline())
     return 0 if summary.completed else 1
 

@@ -1,12 +1,14 @@
 """DVC stage: choose each model's decision threshold (metrics/thresholds.json, tuned.json), and
-score a labelled test set at 0.5 and at that threshold (test.json);
-register the tuned topline in the MLflow Model Registry (alias candidate, champion if better)."""
+score a labelled test set at 0.5 and at that threshold (test.json); log the topline as a model
+that labels paper rows at its tuned threshold with the preprocess template, and register it in
+the MLflow Model Registry (alias candidate, champion if better)."""
 
 import sys
 
 from papercls.evaluate import load_prior, run_tune_thresholds
 from papercls.params import load_params, repo_root
 from papercls.tracking import DEFAULT_REGISTER_NAME, register_tuned, stage_main, stage_run
+from papercls.tracking.serving import prepared_template
 
 REGISTERED = "topline"
 
@@ -18,7 +20,8 @@ def main() -> int:
     root = repo_root()
     try:
         prior = load_prior(root / "data" / "prepared" / "meta.json")
-    except FileNotFoundError as exc:
+        template = prepared_template(root / "data" / "prepared")
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sections = {"thresholds": cfg, "evaluate": {"models": models}, "tracking": tcfg}
@@ -39,8 +42,9 @@ def main() -> int:
         run.log_artifact(root / "metrics" / "thresholds.json")
         if REGISTERED in table:
             name = str(tcfg.get("register_name") or DEFAULT_REGISTER_NAME)
-            f1 = table.tuned[REGISTERED]["f1"]
-            print(register_tuned(run, root / "models" / REGISTERED, name, f1))
+            f1, threshold = table.tuned[REGISTERED]["f1"], table[REGISTERED]["threshold"]
+            model_dir = root / "models" / REGISTERED
+            print(register_tuned(run, model_dir, name, f1, threshold=threshold, template=template))
     print("\n".join(f"tune_thresholds: {line}" for line in table.summary_lines()))
     return 0
 

@@ -177,3 +177,26 @@ def test_no_secrets_or_absolute_paths_in_mlflow_params_and_tags(repo: Repo) -> N
         assert not [k for k in r.data.params if "token" in k.lower()], r.data.params
     baseline = next(r for r in runs if r.data.tags.get("dvc.stage") == "train@baseline")
     assert baseline.data.params["baseline.backbone"] == "~/backbones/tiny-bert"
+
+
+PICKLE_MAGIC = {b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"}  # protocol 2..5 streams
+
+
+def test_mlflow_models_hold_no_pickles(repo: Repo) -> None:
+    """Every model the stages logged (train@baseline, train@topline, tune_thresholds) is logged
+    as code: no pickle file and no pickle stream in mlartifacts/, weights as safetensors."""
+    import yaml
+
+    mlmodels = sorted((repo.root / "mlartifacts").rglob("MLmodel"))
+    assert len(mlmodels) >= 3, mlmodels
+    for mlmodel in mlmodels:
+        conf = yaml.safe_load(mlmodel.read_text())["flavors"]["python_function"]
+        assert conf["loader_module"] == "mlflow.pyfunc.loaders.code_model", mlmodel
+        assert "python_model" not in conf, mlmodel
+        files = [p for p in mlmodel.parent.rglob("*") if p.is_file()]
+        assert any(p.suffix == ".safetensors" for p in files), mlmodel
+        bad = [p for p in files if p.suffix in FORBIDDEN_SUFFIXES]
+        bad += [
+            p for p in files if p.suffix != ".safetensors" and p.read_bytes()[:2] in PICKLE_MAGIC
+        ]
+        assert bad == [], bad

@@ -1,0 +1,91 @@
+"""The rows a served model takes, turned into model texts.
+
+A row is a paper in the CSV's own columns (``title``, ``abstract``, optional ``Keywords`` and
+``author``), rendered with the template logged with the model by
+:func:`papercls.text.build_texts` after the checks :func:`papercls.schema.validate_test` makes
+on a CSV file; or a ready model text in a ``text`` column (as in ``data/prepared``). Bad rows
+raise :class:`papercls.errors.InputError` naming the row (1-based) and the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from papercls.errors import InputError
+from papercls.schema import TEST_REQUIRED, validate_test
+from papercls.text import FIELDS, build_texts
+
+SOURCE = "request"  # what error messages name instead of a file
+TEXT_COLUMN = "text"
+REQUIRED = [c for c in TEST_REQUIRED if c != "uuid"]  # title, abstract
+
+
+def as_frame(model_input: Any) -> pd.DataFrame:
+    """``model_input`` as a DataFrame: a DataFrame, a mapping of columns, or a list of row
+    mappings. A string or a list of strings is read as the ``text`` column."""
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if isinstance(model_input, str):
+        return pd.DataFrame({TEXT_COLUMN: [model_input]})
+    if isinstance(model_input, Mapping):
+        return pd.DataFrame(dict(model_input))
+    rows = list(model_input.tolist() if hasattr(model_input, "tolist") else model_input)
+    if all(isinstance(r, Mapping) for r in rows):
+        return pd.DataFrame([dict(r) for r in rows])
+    if all(isinstance(r, str) for r in rows):
+        return pd.DataFrame({TEXT_COLUMN: rows})
+    raise InputError(SOURCE, "expected rows with columns (title, abstract, ...) or texts")
+
+
+def _strings(values: pd.Series) -> list[str]:
+    """Cells as strings, missing values (None, NaN) as "" (as an empty CSV cell reads)."""
+    return ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in values]
+
+
+def _texts_column(frame: pd.DataFrame) -> list[str]:
+    texts = _strings(frame[TEXT_COLUMN])
+    for i, t in enumerate(texts):
+        if not t.strip():
+            raise InputError(SOURCE, "empty text", row=i + 1, column=TEXT_COLUMN)
+    return texts
+
+
+def request_texts(frame: pd.DataFrame, template: str | None) -> list[str]:
+    """The model text of every row of ``frame``, in order.
+
+    Rows with ``title`` and ``abstract`` (``Keywords``, ``author`` optional; other columns such
+    as ``uuid`` are ignored) are rendered with ``template``; rows with only a ``text`` column are
+    taken as they are. Both kinds in one request is ambiguous and refused; so are CSV columns
+    for a model logged without a template."""
+    csv_columns = [c for c in FIELDS if c in frame.columns]
+    if TEXT_COLUMN in frame.columns:
+        if csv_columns:
+            raise InputError(
+                SOURCE,
+                f"send either the paper columns {csv_columns} or a {TEXT_COLUMN!r} column, "
+                "not both",
+                column=TEXT_COLUMN,
+            )
+        return _texts_column(frame)
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise InputError(
+            SOURCE,
+            f"missing column(s) {missing}: send {REQUIRED} (Keywords, author optional) "
+            f"or a {TEXT_COLUMN!r} column with the model text",
+            column=missing[0],
+        )
+    if template is None:
+        raise InputError(
+            SOURCE,
+            f"this model was logged without a text template: send a {TEXT_COLUMN!r} column",
+            column=REQUIRED[0],
+        )
+    if frame.empty:
+        return []
+    rows = pd.DataFrame({c: _strings(frame[c]) for c in csv_columns})
+    rows.insert(0, "uuid", [str(i + 1) for i in range(len(rows))])
+    return build_texts(validate_test(rows, SOURCE), template)
