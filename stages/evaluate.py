@@ -32,6 +32,8 @@ def main() -> int:
             run.log_artifact(root / "metrics" / name / "eval.json", artifact_path=f"metrics/{name}")
             run.log_artifacts(root / "plots" / name, artifact_path=f"plots/{name}")
         run.log_artifact(root / "metrics" / "summary.md")
+        for png in results.figures:
+            run.log_artifact(png, artifact_path="figures")
     for name, m in results.items():
         print(
             f"evaluate: {name} F1 {figure(m['f1'])}, ROC-AUC {figure(m.get('roc_auc'))}, "

@@ -40,6 +40,8 @@ def main() -> int:
             return 2
         run.log_metrics(table.run_metrics())
         run.log_artifact(root / "metrics" / "thresholds.json")
+        for png in table.figures:
+            run.log_artifact(png, artifact_path="figures")
         if REGISTERED in table:
             name = str(tcfg.get("register_name") or DEFAULT_REGISTER_NAME)
             f1, threshold = table.tuned[REGISTERED]["f1"], table[REGISTERED]["threshold"]

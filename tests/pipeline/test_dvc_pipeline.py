@@ -155,6 +155,11 @@ def test_every_stage_logged_one_mlflow_run(repo: Path) -> None:
     assert 0.0 <= evaluate.data.metrics["topline.f1"] <= 1.0
     artifacts = {a.path for a in client.list_artifacts(evaluate.info.run_id)}
     assert "summary.md" in artifacts
+    pictures = {a.path for a in client.list_artifacts(evaluate.info.run_id, "figures")}
+    assert {"figures/roc.png", "figures/pr.png"} <= pictures
+    tuned = by_stage["tune_thresholds"][-1]
+    pictures = {a.path for a in client.list_artifacts(tuned.info.run_id, "figures")}
+    assert {"figures/f1_threshold.png", "figures/confusion.png"} <= pictures
 
 
 def test_registry_candidate_is_latest_and_champion_is_best(repo: Path) -> None:
