@@ -31,8 +31,7 @@ def main() -> int:
                 metrics_dir=root / "metrics",
             )
         except (FileNotFoundError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return run.fail(exc)  # the run ends FAILED
         run.log_metrics(table.run_metrics())
         run.log_artifact(root / "metrics" / "thresholds.json")
         if REGISTERED in table:
