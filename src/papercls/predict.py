@@ -26,10 +26,12 @@ def load_threshold(thresholds_file: str | Path, model: str) -> float:
     path = Path(thresholds_file)
     if not path.exists():
         raise FileNotFoundError(f"thresholds file {path} not found: run tune_thresholds first")
+    if path.is_dir():
+        raise ValueError(f"thresholds file {path} is a directory, expected a JSON file")
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError, unreadable
+        raise ValueError(f"{path}: not a readable JSON file ({exc})") from None
     if not isinstance(table, dict) or model not in table:
         known = sorted(table) if isinstance(table, dict) else []
         raise ValueError(f"{path}: no threshold for model {model!r} (models there: {known})")
