@@ -25,8 +25,7 @@ def main() -> int:
                 max_points=int(cfg.get("max_points", 200)),
             )
         except (FileNotFoundError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return run.fail(exc)  # the run ends FAILED
         for name, m in results.items():
             run.log_metrics({f"{name}.{k}": m[k] for k in FIGURES if m.get(k) is not None})
             run.log_artifact(root / "metrics" / name / "eval.json", artifact_path=f"metrics/{name}")

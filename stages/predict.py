@@ -2,6 +2,7 @@
 
 import sys
 
+from papercls.outputs import confined_output, distinct_outputs
 from papercls.params import load_params, repo_root
 from papercls.predict import write_submission
 
@@ -10,13 +11,24 @@ def main() -> int:
     cfg = load_params().get("predict") or {}
     root = repo_root()
     try:
+        outputs = {
+            "predict.output": confined_output(
+                root, cfg.get("output") or "submission.csv", "predict.output"
+            ),
+            "predict.probs_output": confined_output(
+                root,
+                cfg.get("probs_output") or "predictions/submission_probs.csv",
+                "predict.probs_output",
+            ),
+        }
+        distinct_outputs(outputs)
         info = write_submission(
             model=str(cfg.get("model") or "topline"),
             predictions_dir=root / "predictions",
             thresholds_file=root / "metrics" / "thresholds.json",
             prepared_test=root / "data" / "prepared" / "test.parquet",
-            output=root / str(cfg.get("output") or "submission.csv"),
-            probs_output=root / str(cfg.get("probs_output") or "predictions/submission_probs.csv"),
+            output=outputs["predict.output"],
+            probs_output=outputs["predict.probs_output"],
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -36,8 +36,7 @@ def main() -> int:
                 prepared_test=root / "data" / "prepared" / "test.parquet",
             )
         except (FileNotFoundError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return run.fail(exc)  # the run ends FAILED
         run.log_metrics(table.run_metrics())
         run.log_artifact(root / "metrics" / "thresholds.json")
         for png in table.figures:

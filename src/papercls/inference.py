@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -15,6 +16,9 @@ import torch
 from tqdm.auto import tqdm
 
 TEMPLATE_SEP = "[SEP]"
+SAFETENSORS_FILE = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+_PICKLED_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 _UNBOUNDED = 1_000_000  # tokenizers without a limit report a huge model_max_length
 
 
@@ -34,17 +38,52 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def check_model_files(model_dir: str | Path) -> None:
+    """Refuse, naming the file, a model directory whose ``config.json`` is missing
+    (FileNotFoundError) or not a JSON object (ValueError), or whose weights are missing or only
+    pickled (FileNotFoundError: ``pytorch_model.bin`` is never loaded, unpickling can run code)
+    or not a readable safetensors file, e.g. truncated (ValueError)."""
+    from safetensors import SafetensorError, safe_open
+
+    model_dir = Path(model_dir)
+    config = model_dir / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"{model_dir} is not a saved model directory (no config.json)")
+    try:
+        cfg = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError included
+        raise ValueError(f"{config}: not a valid JSON model config ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{config}: expected a JSON object, found {type(cfg).__name__}")
+    weights = model_dir / SAFETENSORS_FILE
+    if (model_dir / SAFETENSORS_INDEX).is_file() and not weights.exists():
+        return  # sharded weights: transformers checks the shards it reads
+    if not weights.is_file():
+        pickled = sorted(p.name for p in model_dir.iterdir() if p.suffix in _PICKLED_SUFFIXES)
+        if pickled:
+            raise FileNotFoundError(
+                f"{model_dir}: no {SAFETENSORS_FILE}, only pickled weights ({', '.join(pickled)}),"
+                " which are never loaded (unpickling can run code)"
+            )
+        raise FileNotFoundError(f"{model_dir}: no weights ({SAFETENSORS_FILE} not found)")
+    try:
+        with safe_open(weights, framework="pt") as fh:
+            fh.keys()
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"{weights}: not a readable safetensors file ({exc})") from None
+
+
 def load_classifier(model_dir: str | Path, device: str | torch.device | None = None):
     """(model, tokenizer) saved by the train stage; the model is in eval mode on ``device``
     (default: CUDA when available, else CPU). Never runs remote code; weights are read from
-    safetensors only."""
+    safetensors only (:func:`check_model_files` first: a bad directory raises ValueError or
+    FileNotFoundError naming the file)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import papercls.models  # noqa: F401  registers the fused_head model type
 
     model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{model_dir} is not a saved model directory (no config.json)")
+    check_model_files(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     # safetensors only: a directory holding just a pickled pytorch_model.bin is refused
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)

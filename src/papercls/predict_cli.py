@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -43,10 +44,28 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def check_output(input_path: str | Path, output_path: str | Path) -> None:
+    """Refuse an output path that is a directory, lies under a file, or is the input file
+    itself (also through a symlink, a hard link or another spelling): writing it would
+    replace the CSV being classified."""
+    out, inp = Path(output_path), Path(input_path)
+    if out.is_dir():
+        raise ValueError(f"--output {out} is a directory; give the path of a CSV file to write")
+    parent = out.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"--output {out}: {parent} is not a directory")
+    if out.exists() and inp.exists() and os.path.samefile(out, inp):
+        raise ValueError(
+            f"--output {out} is the input file {inp}: it would be replaced by the labels; "
+            "write them to another file"
+        )
+
+
 def predict_main(argv: list[str] | None = None) -> int:
     """Entry point of ``papercls predict``; returns the exit status (2 on bad input)."""
     args = build_parser().parse_args(argv)
     try:
+        check_output(args.input, args.output)
         if args.thresholds_file:
             name = args.model_name or Path(args.model_dir).resolve().name
             threshold = load_threshold(args.thresholds_file, name)
@@ -67,7 +86,7 @@ def predict_main(argv: list[str] | None = None) -> int:
             with_prob=args.with_prob,
             int8=args.int8,
         )
-    except (ValueError, FileNotFoundError) as exc:  # InputError is a ValueError
+    except (ValueError, OSError) as exc:  # InputError is a ValueError; OSError: a path
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(

@@ -1,7 +1,8 @@
 """What a run records about its origin: git and DVC tags, data hashes, loggable params.
 
-Paths are scrubbed (repository roots become ".", the home directory "~") and params whose key
-looks like a secret are dropped, so that nothing machine- or user-specific is logged.
+Paths are scrubbed (repository roots become ".", the home directory "~"), URIs redacted
+(no password, no token) and params whose key looks like a secret are dropped, so that nothing
+machine- or user-specific or secret is logged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import yaml
 
 from papercls.params import flatten, repo_root
-from papercls.tracking.uri import main_repo_root, workspace_root
+from papercls.tracking.uri import main_repo_root, redact_text, workspace_root
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,10 @@ def path_prefixes() -> list[tuple[str, str]]:
 
 
 def scrub(text: str, prefixes: list[tuple[str, str]] | None = None) -> str:
-    """Absolute repository paths become relative ("."), the home directory becomes "~"."""
+    """Absolute repository paths become relative ("."), the home directory becomes "~"; URIs
+    lose their credentials and secret query values, known secrets become "***"
+    (:func:`~papercls.tracking.uri.redact_text`)."""
+    text = redact_text(text)
     for prefix, repl in prefixes if prefixes is not None else path_prefixes():
         if len(prefix) > 1 and prefix in text:
             # whole path components only: HOME=/root must not touch /rootfs

@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from papercls.tracking.uri import (
     configure_process,
     ensure_experiment,
     is_remote,
+    redact_text,
     redact_uri,
     resolve_tracking_uri,
 )
@@ -67,6 +69,14 @@ class StageRun:
     client: MlflowClient
     tags: dict[str, str] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # resolved model_dir -> ModelInfo
+    failed: bool = False  # set by fail(): the run ends FAILED although no exception escapes
+
+    def fail(self, error: object, code: int = 2) -> int:
+        """The stage failed without raising: print ``error: <error>`` (secrets removed) to
+        stderr, have the run end FAILED, and return ``code`` for the stage to exit with."""
+        print(f"error: {redact_text(error)}", file=sys.stderr)
+        self.failed = True
+        return code
 
     def _best_effort(self, what: str, fn, *args, **kwargs):
         """Remote servers: a failed metric/artifact upload warns instead of killing a long
@@ -80,7 +90,8 @@ class StageRun:
             try:
                 return fn(*args, **kwargs)
             except (MlflowException, OSError) as e:
-                logger.warning("MLflow %s failed (%s): %s", what, redact_uri(self.tracking_uri), e)
+                shown = redact_uri(self.tracking_uri)
+                logger.warning("MLflow %s failed (%s): %s", what, shown, redact_text(e))
                 return None
 
     def log_epoch(self, epoch: int, metrics: Mapping[str, Any]) -> None:
@@ -204,7 +215,8 @@ def stage_run(
 
     ``params``: the params.yaml sections this stage reads (logged flattened, e.g.
     ``baseline.lr``), plus optionally ``tracking`` (``experiment``, ``fail_on_unavailable``).
-    The run ends FINISHED, FAILED on an exception, KILLED on KeyboardInterrupt or SIGTERM (a
+    The run ends FINISHED, FAILED on an exception or after :meth:`StageRun.fail` (a stage that
+    returns an error code), KILLED on KeyboardInterrupt or SIGTERM (a
     SIGTERM handler is installed for the run's duration and raises :class:`StageTerminated`).
     Raises :class:`TrackingUnavailable` when an http(s) tracking server does not answer,
     unless ``tracking.fail_on_unavailable`` is false (then: the local SQLite database).
@@ -236,8 +248,10 @@ def stage_run(
                 mlflow.start_run(run_id=run_id)
                 if run_params:
                     mlflow.log_params(run_params)
-            yield StageRun(run_id, stage, uri, exp_id, client, tags)
-            status = RunStatus.to_string(RunStatus.FINISHED)
+            handle = StageRun(run_id, stage, uri, exp_id, client, tags)
+            yield handle
+            if not handle.failed:
+                status = RunStatus.to_string(RunStatus.FINISHED)
         except KeyboardInterrupt:
             status = RunStatus.to_string(RunStatus.KILLED)
             raise
@@ -261,18 +275,25 @@ def _end_run(client: MlflowClient, run_id: str, status: str) -> None:
         else:
             client.set_terminated(run_id, status)
     except Exception as e:  # never mask the stage's own exception
-        logger.warning("could not mark MLflow run %s %s: %s", run_id, status, e)
-        warnings.warn(f"MLflow run {run_id} could not be closed: {e}", RuntimeWarning, 2)
+        shown = redact_text(e)
+        logger.warning("could not mark MLflow run %s %s: %s", run_id, status, shown)
+        warnings.warn(f"MLflow run {run_id} could not be closed: {shown}", RuntimeWarning, 2)
 
 
 def stage_main(main: Callable[..., int], *args: Any) -> int:
     """Exit code of a stage script's ``main(*args)``. An unreachable tracking server (with
     ``tracking.fail_on_unavailable: true``) becomes one ``error:`` line on stderr that names the
-    URI, and exit code 2, instead of a traceback; nothing has been written at that point.
-    Third-party noise is silenced first (:func:`papercls.console.quiet_third_party`)."""
+    URI, and exit code 2, instead of a traceback; nothing has been written at that point. Any
+    other exception prints its traceback with URIs and secrets redacted
+    (:func:`~papercls.tracking.uri.redact_text`; an MLflow HTTP error quotes the server's URL)
+    and gives exit code 1, as an uncaught exception would. Third-party noise is silenced first
+    (:func:`papercls.console.quiet_third_party`)."""
     quiet_third_party()
     try:
         return int(main(*args) or 0)
     except TrackingUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_text(exc)}", file=sys.stderr)
         return 2
+    except Exception:
+        print(redact_text(traceback.format_exc()), end="", file=sys.stderr)
+        return 1

@@ -6,8 +6,11 @@ See docs/TRACKING.md for why the default database is the *main* repository's, al
 
 from __future__ import annotations
 
+import base64
+import http.client
 import logging
 import os
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,7 +43,7 @@ _ENV_FORCED = {"DISABLE_MLFLOW_INTEGRATION": "TRUE"}
 
 
 class TrackingUnavailable(RuntimeError):
-    """The configured MLflow tracking server does not answer."""
+    """The configured MLflow tracking server does not answer, or refuses the credentials."""
 
 
 def configure_process() -> None:
@@ -105,45 +108,139 @@ def is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
+# Userinfo (``user:password@``) after ``scheme://``, up to the last "@" of the authority; a
+# regular expression and not urlsplit, so that URIs that do not parse are redacted too.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s]*)@")
+_QUERY_PARAM = re.compile(r"([?&;#])([^=&;#\s]+)=([^&;#\s]*)")
+_SECRET_NAME = re.compile(
+    r"(?i)(token|key|sig|secret|passw|pwd|auth|credential|session|cookie|code)"
+)
+_SECRET_ENV = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+_MIN_SECRET_LEN = 4  # shorter values are not searched for in free text (they would mask words)
+REDACTED = "***"
+
+
+def _mask_query(text: str) -> str:
+    """Values of query-string (or fragment) parameters named like a secret become ``***``."""
+
+    def sub(m: re.Match) -> str:
+        if _SECRET_NAME.search(urllib.parse.unquote(m.group(2))):
+            return f"{m.group(1)}{m.group(2)}={REDACTED}"
+        return m.group(0)
+
+    return _QUERY_PARAM.sub(sub, text)
+
+
 def redact_uri(uri: str) -> str:
-    """``uri`` without user:password."""
+    """``uri`` without user:password and with the values of secret-looking query parameters
+    (``token``, ``access_token``, ``key``, ``sig``, ``password``...) masked; also for a URI that
+    does not parse."""
+    return _mask_query(_USERINFO.sub(r"\1", uri))
+
+
+def _known_secrets() -> list[str]:
+    """Secret values this process may hold: MLflow's password / token variables and the
+    password of ``$MLFLOW_TRACKING_URI``, longest first."""
+    values = {os.environ.get(k, "") for k in _SECRET_ENV}
+    for m in _USERINFO.finditer(os.environ.get("MLFLOW_TRACKING_URI", "")):
+        password = m.group(2).partition(":")[2]
+        values.update((password, urllib.parse.unquote(password)))
+    return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
+
+
+def redact_text(text: object) -> str:
+    """``str(text)`` with every URI in it redacted (:func:`redact_uri`) and the known secret
+    values (:func:`_known_secrets`) replaced by ``***``: for messages, log lines and tags."""
+    out = redact_uri(str(text))
+    for secret in _known_secrets():
+        out = out.replace(secret, REDACTED)
+    return out
+
+
+def split_credentials(uri: str) -> tuple[str, str | None, str | None]:
+    """``(uri without userinfo, user, password)`` (percent-decoded; None when absent). A URI
+    that does not parse comes back unchanged, without credentials."""
     try:
-        p = urllib.parse.urlsplit(uri)
+        parts = urllib.parse.urlsplit(uri)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError:
-        return uri
-    if p.username is None and p.password is None:
-        return uri
-    host = p.hostname or ""
-    if p.port:
-        host = f"{host}:{p.port}"
-    return urllib.parse.urlunsplit((p.scheme, host, p.path, p.query, p.fragment))
+        return uri, None, None
+    if "@" not in parts.netloc:
+        return uri, None, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    clean = urllib.parse.urlunsplit(
+        (parts.scheme, hostport, parts.path, parts.query, parts.fragment)
+    )
+    unquote = urllib.parse.unquote
+    return clean, unquote(user) or None, unquote(password) if colon else None
+
+
+def auth_header(user: str | None, password: str | None) -> str | None:
+    """The ``Authorization`` header MLflow's HTTP client sends: basic auth from the URI's
+    userinfo, else from ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``, else a
+    bearer ``MLFLOW_TRACKING_TOKEN``; None without credentials."""
+    if not (user or password):
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME") or None
+        password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or None
+        if not (user and password):
+            user = password = None
+    if user or password:
+        pair = f"{user or ''}:{password or ''}".encode()
+        return "Basic " + base64.standard_b64encode(pair).decode("ascii")
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    return f"Bearer {token}" if token else None
+
+
+def use_credentials(uri: str) -> str:
+    """``uri`` without its userinfo, whose user and password move to
+    ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` (as with requests, the URI's
+    credentials win over those variables). MLflow sends them as basic auth, and no URL that
+    MLflow builds, prints ("View run ... at") or puts in an error carries the password.
+    Userinfo that MLflow's variables cannot express (a user without password, e.g. a token as
+    the user) stays in the URI, for requests to send, and MLflow prints no run URL."""
+    clean, user, password = split_credentials(uri)
+    if user and password:
+        os.environ["MLFLOW_TRACKING_USERNAME"] = user
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = password
+        return clean
+    if user or password:
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    return uri
 
 
 def probe(uri: str, timeout: float = HEALTH_TIMEOUT_S) -> str | None:
     """None when ``<uri>/health`` answers; else why not. Any HTTP answer below 500 counts as up
-    (the server is there, e.g. behind a proxy that does not route /health)."""
-    url = uri.rstrip("/") + "/health"
+    (the server is there, e.g. behind a proxy that does not route /health). The request goes to
+    the host without the URI's userinfo and carries the credentials MLflow would send
+    (:func:`auth_header`)."""
+    clean, user, password = split_credentials(uri)
+    header = auth_header(user, password)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (http/https)
+        request = urllib.request.Request(clean.rstrip("/") + "/health")
+        if header:
+            request.add_unredirected_header("Authorization", header)
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http/https)
             resp.read(64)
         return None
     except urllib.error.HTTPError as e:
         return None if e.code < 500 else f"HTTP {e.code}"
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", e)
-        return f"{type(reason).__name__}: {reason}"
+        return redact_text(f"{type(reason).__name__}: {reason}")
 
 
 def resolve_tracking_uri(fail_on_unavailable: bool = True) -> str:
     """``tracking_uri()``, checked: an http(s) server that does not answer ``/health`` within
     ~3 s raises :class:`TrackingUnavailable`, or (``fail_on_unavailable=False``) gives a warning
-    and the local SQLite database instead."""
+    and the local SQLite database instead. A server's URI comes back without its userinfo
+    (:func:`use_credentials`)."""
     uri = tracking_uri()
     if not is_remote(uri):
         return uri
     why = probe(uri)
     if why is None:
-        return uri
+        return use_credentials(uri)
     shown = redact_uri(uri)
     if fail_on_unavailable:
         raise TrackingUnavailable(
@@ -171,7 +268,17 @@ def ensure_experiment(client: MlflowClient, name: str, uri: str) -> str:
     local database; the server's default otherwise) or restored when needed."""
     from mlflow.exceptions import MlflowException
 
-    exp = client.get_experiment_by_name(name)
+    try:
+        exp = client.get_experiment_by_name(name)
+    except MlflowException as e:
+        code = e.get_http_status_code()
+        if code not in (401, 403):
+            raise
+        raise TrackingUnavailable(
+            f"MLflow tracking server {redact_uri(uri)} refused the credentials (HTTP {code}): "
+            "give them in MLFLOW_TRACKING_URI (user:password@host), as MLFLOW_TRACKING_USERNAME "
+            "and MLFLOW_TRACKING_PASSWORD, or as MLFLOW_TRACKING_TOKEN."
+        ) from None
     if exp is None:
         try:
             return client.create_experiment(name, artifact_location=_sqlite_artifact_location(uri))
