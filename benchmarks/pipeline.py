@@ -14,7 +14,7 @@ from benchmarks.results import Row, target_row
 from benchmarks.thresholds_bootstrap import bench_bootstrap
 from benchmarks.timing import log
 
-EXPECTED_AFTER_THRESHOLD_CHANGE = ["predict", "tune_thresholds"]
+EXPECTED_AFTER_THRESHOLD_CHANGE = ["check_params", "predict", "tune_thresholds"]
 
 
 def _switch_threshold_method(repo: Path) -> tuple[str, str]:
