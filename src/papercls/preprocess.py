@@ -1,4 +1,7 @@
-"""The preprocess stage: validate both CSVs, render the model text, split, write parquet files."""
+"""The preprocess stage: validate both CSVs, render the model text, split, write parquet files.
+
+train.parquet and valid.parquet (uuid, text, label, fold) are the seeded stratified single split;
+``fold`` (0..folds-1) is stratified over all labelled rows, for k-fold training."""
 
 from __future__ import annotations
 
@@ -24,8 +27,10 @@ def prepare_frames(
     tr_idx, va_idx = split_train_valid(labels, float(cfg["valid_size"]), int(cfg["seed"]))
     texts = build_texts(train, template)
     labelled = pd.DataFrame({"uuid": train["uuid"], "text": texts, "label": train["label"]})
+    # k-fold ids stratified over every labelled row (k-fold training pools train and valid);
+    # the single split's train/valid rows do not depend on them
+    labelled["fold"] = assign_folds(labels, int(cfg.get("folds", 5)), int(cfg["seed"]))
     tr = labelled.iloc[tr_idx].reset_index(drop=True)
-    tr["fold"] = assign_folds(tr["label"].to_numpy(), int(cfg.get("folds", 5)), int(cfg["seed"]))
     va = labelled.iloc[va_idx].reset_index(drop=True)
     te = pd.DataFrame({"uuid": test["uuid"], "text": build_texts(test, template)})
     meta = {
