@@ -138,9 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     min_steps = base.get("min_steps", 0) if args.min_steps is None else args.min_steps
     variants = {k: v for k, v in VARIANTS.items() if not args.variants or k[0] in args.variants}
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    print(f"data: {args.data}, {args.rows} train rows (valid_size 0.2), {args.eval_rows} eval rows; "
-          f"baseline {base['backbone']}, max_length {args.max_length}, batch 16, "
-          f"min_steps {min_steps} in b/c")  # fmt: skip
+    print(
+        f"data: {args.data}, {args.rows} train rows (valid_size 0.2), {args.eval_rows} eval "
+        f"rows; baseline {base['backbone']}, max_length {args.max_length}, batch 16, "
+        f"min_steps {min_steps} in b/c"
+    )
     results = []
     with tempfile.TemporaryDirectory(prefix="real-small-") as tmp:
         work = Path(tmp)

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from papercls.io import atomic_path, write_parquet
-from papercls.selection import VALID_COLUMNS
 
 
 class PredictionFiles(NamedTuple):
@@ -73,6 +72,8 @@ def write_predictions(
 def write_history(history: list[dict[str, Any]], path: str | Path) -> Path:
     """history rows -> CSV (epoch, train_loss, valid_loss, valid_f1, then the other validation
     figures the rows hold [, fold first]), written atomically."""
+    from papercls.selection import VALID_COLUMNS  # only the encoder stages write a history
+
     path = Path(path)
     df = pd.DataFrame(history)
     cols = ["epoch", "train_loss", "valid_loss", "valid_f1"]

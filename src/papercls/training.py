@@ -5,9 +5,10 @@
 length (:mod:`papercls.batching`). AdamW (no decay on biases/norms), linear warm-up and decay,
 gradient accumulation, clipping, optionally class-weighted cross-entropy (``class_weight``).
 Epochs are raised when needed to make at least ``min_steps`` optimizer updates, so that a small
-data set is not starved, and early stopping does not fire before those updates are made. Early stopping and the best epoch (whose weights are kept) follow
-``select_metric`` on the validation rows (:mod:`papercls.selection`; ties go to the lower
-validation loss, then to the earlier epoch).
+data set is not starved, and early stopping does not fire before those updates are made. Early
+stopping and the best epoch (whose weights are kept) follow ``select_metric`` on the validation
+rows (:mod:`papercls.selection`; ties go to the lower validation loss, then to the earlier
+epoch).
 
 Every epoch ends with a checkpoint (:mod:`papercls.checkpoint`). Rerunning after an
 interruption resumes from the last complete checkpoint and ends with exactly the weights of an
