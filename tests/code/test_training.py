@@ -505,3 +505,23 @@ def test_train_config_fields_are_documented_defaults():
     for section in ("baseline", "topline"):
         keys = set(yaml.safe_load(params)[section]) - {"backbone", "kfold", "head"}
         assert keys <= names, keys - names
+
+
+def test_default_min_steps_adds_no_epoch_on_the_bundled_data():
+    """The default budget must not lengthen `dvc repro` on the bundled data (15-minute target):
+    its train split gives at least min_steps updates in the configured epochs."""
+    import math
+
+    import yaml
+
+    from papercls.loop_setup import planned_epochs
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    rows = len(pd.read_csv(REPO / "data" / "sample" / "train.csv"))
+    n_train = rows - math.ceil(rows * params["preprocess"]["valid_size"])
+    for name in ("baseline", "topline"):
+        sec = params[name]
+        updates = math.ceil(math.ceil(n_train / sec["batch_size"]) / sec["grad_accum"])
+        assert sec["min_steps"] > 0
+        assert planned_epochs(sec["epochs"], sec["min_steps"], updates) == sec["epochs"], name
+        assert planned_epochs(1, sec["min_steps"], 19) >= 3  # 299 rows at batch 16
