@@ -98,7 +98,7 @@ def make_tiny_repo(dest: Path) -> Path:
         )
     params = load_project_params()
     for name in ("baseline", "topline"):
-        params[name].update(backbone="minilm", max_length=32, batch_size=16, epochs=1)
+        params[name].update(backbone="minilm", max_length=32, batch_size=16, epochs=1, min_steps=0)
     params["tfidf"]["max_features"] = 2000
     params["thresholds"]["bootstrap"] = 50
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

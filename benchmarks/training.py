@@ -59,8 +59,12 @@ def train_ours(section: dict[str, Any], backbone_dir: str, train_df, valid_df, o
     from papercls.models import build_baseline
     from papercls.training import LengthGroupedBatchSampler, TrainConfig, train
 
-    cfg = TrainConfig.from_params(
-        section, epochs=1, progress=False, checkpoint_dir=str(out.parent / f"{out.name}.ckpt")
+    cfg = TrainConfig.from_params(  # exactly one epoch, as the peer (no min_steps raise)
+        section,
+        epochs=1,
+        min_steps=0,
+        progress=False,
+        checkpoint_dir=str(out.parent / f"{out.name}.ckpt"),
     )
     t0, c0 = time.perf_counter(), time.process_time()
     tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
@@ -85,7 +89,7 @@ def train_ours(section: dict[str, Any], backbone_dir: str, train_df, valid_df, o
         "loop_cpu_seconds": spy.loop_cpu_seconds(),
         "wall_seconds": wall,
         "cpu_seconds": cpu_s,
-        "valid_f1": result.best_valid_f1,
+        "valid_f1": result.history[result.best_epoch - 1]["valid_f1"],  # F1 at 0.5
         "lengths": lengths,
         "batches": sampler.batches(),
         "model": model,

@@ -1,8 +1,9 @@
 """Shared fixtures: tiny offline encoders (BERT, RoBERTa, DistilBERT) and a tiny, separable
 prepared dataset. Nothing is downloaded; everything is built in temporary directories.
 
-* ``tiny_corpus`` -> dict of DataFrames ``train`` (uuid, text, label, fold 0..3), ``valid``
-  (uuid, text, label), ``test`` (uuid, text): medical rows use medical words, the others do not.
+* ``tiny_corpus`` -> dict of DataFrames ``train`` and ``valid`` (uuid, text, label, fold 0..3
+  stratified over both), ``test`` (uuid, text): medical rows use medical words, the others do
+  not.
 * ``tiny_prepared_dir`` -> a directory holding {train,valid,test}.parquet + meta.json in the
   preprocess stage's format (docs/ARCHITECTURE.md).
 * ``tiny_bert_dir`` / ``tiny_roberta_dir`` / ``tiny_distilbert_dir`` -> save_pretrained
@@ -72,14 +73,17 @@ def make_tiny_corpus(seed: int = 0, n_train: int = 64, n_valid: int = 24, n_test
         return df
 
     train = frame(n_train, "tr", True)
-    # stratified folds 0..3: count within each class
+    valid = frame(n_valid, "va", True)
+    # folds 0..3 stratified over train and valid rows together (as preprocess writes them):
+    # count within each class
     counters = {0: 0, 1: 0}
-    folds = []
-    for y in train["label"].tolist():
-        folds.append(counters[y] % 4)
-        counters[y] += 1
-    train["fold"] = pd.Series(folds, dtype="int64")
-    return {"train": train, "valid": frame(n_valid, "va", True), "test": frame(n_test, "te", False)}
+    for df in (train, valid):
+        folds = []
+        for y in df["label"].tolist():
+            folds.append(counters[y] % 4)
+            counters[y] += 1
+        df["fold"] = pd.Series(folds, dtype="int64")
+    return {"train": train, "valid": valid, "test": frame(n_test, "te", False)}
 
 
 @pytest.fixture(scope="session")

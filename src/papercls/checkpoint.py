@@ -26,7 +26,8 @@ from safetensors.torch import load_file, save_file
 
 from papercls.io import atomic_dir
 
-CHECKPOINT_FORMAT = "papercls-ckpt-v1"
+# v2: best_score (the select_metric criterion) replaced best_f1 in the loop state
+CHECKPOINT_FORMAT = "papercls-ckpt-v2"
 _EPOCH_DIR = re.compile(r"^epoch-(\d{4,})$")
 _STATE_FILE = "state.json"
 
@@ -38,8 +39,8 @@ class LoopState:
     epoch: int = 0
     global_step: int = 0  # optimizer updates so far
     history: list[dict[str, float]] = field(default_factory=list)
-    best_epoch: int = 0
-    best_f1: float = -1.0
+    best_epoch: int = 0  # 0: no epoch yet
+    best_score: float | None = None  # the best epoch's select_metric value (None: no epoch yet)
     best_is_current: bool = False  # the last epoch was the best so far
     bad_epochs: int = 0  # epochs since the last improvement
     stop: bool = False  # early stopping has fired

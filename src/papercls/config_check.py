@@ -38,6 +38,8 @@ MODELS = (*TRAINED, "ensemble")  # every model with predictions (the ensemble st
 ENSEMBLE_METHODS = ("mean", "logit", "rank")  # papercls.ensemble.METHODS
 THRESHOLD_METHODS = ("f1", "prior", "fixed")  # papercls.thresholds.METHODS
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")  # papercls.training.TrainConfig
+SELECT_METRICS = ("pr_auc", "roc_auc", "log_loss", "best_f1", "f1")  # papercls.selection
+CLASS_WEIGHTS = ("none", "balanced")  # papercls.train_config.CLASS_WEIGHTS
 SEED_MAX = 2**31 - 1
 # Below 3 word pieces the tokenizer keeps only its two special tokens, or (0, 1) does not
 # truncate at all and training fails later with a tensor-size error.
@@ -89,6 +91,9 @@ ENCODER = Group(
         "eval_batch_size": Field(integer(1)),
         "mixed_precision": Field(choice(MIXED_PRECISION)),
         "select_best": Field(boolean()),
+        "select_metric": Field(choice(SELECT_METRICS)),
+        "min_steps": Field(integer(0, note=" (0: off)")),
+        "class_weight": Field(choice(CLASS_WEIGHTS)),
         "checkpoint_dir": Field(text(nullable=True)),
         "keep_checkpoint": Field(boolean()),
         "max_epochs_this_run": Field(integer(1, nullable=True)),
@@ -119,6 +124,7 @@ SCHEMA = Group(
                 "C": Field(number(0, lo_open=True)),
                 "seed": SEED,
                 "max_iter": Field(integer(1)),
+                "kfold": Field(boolean()),
             },
             required=True,
         ),

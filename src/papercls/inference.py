@@ -108,19 +108,32 @@ def quantize_int8(model):
         )
 
 
+# The file that marks a saved model directory: an encoder's config.json, a TF-IDF model's
+# tfidf.json (papercls.tfidf.CONFIG_FILE).
+_MODEL_MARKERS = ("config.json", "tfidf.json")
+
+
+def _is_model(d: Path) -> bool:
+    return any((d / marker).is_file() for marker in _MODEL_MARKERS)
+
+
+def is_tfidf_model(d: str | Path) -> bool:
+    return (Path(d) / "tfidf.json").is_file()
+
+
 def model_dirs(model_dir: str | Path) -> list[Path]:
     """The model directories under ``model_dir``: itself, or its ``fold_<k>`` subdirectories
-    (k-fold training), sorted by fold number."""
+    (k-fold training, encoder or TF-IDF), sorted by fold number."""
     model_dir = Path(model_dir)
-    if (model_dir / "config.json").is_file():
+    if _is_model(model_dir):
         return [model_dir]
     folds = sorted(
-        (p for p in model_dir.glob("fold_*") if (p / "config.json").is_file()),
-        key=lambda p: int(p.name.split("_", 1)[1]),
+        (p for p in model_dir.glob("fold_*") if p.name[5:].isdigit() and _is_model(p)),
+        key=lambda p: int(p.name[5:]),
     )
     if not folds:
         raise FileNotFoundError(
-            f"no saved model (config.json or fold_*/config.json) in {model_dir}"
+            f"no saved model (config.json, tfidf.json or fold_<k>/ holding one) in {model_dir}"
         )
     return folds
 
@@ -278,7 +291,16 @@ def predict_dir_proba(
     int8: bool = False,
 ) -> np.ndarray:
     """P(label == 1) from a saved model directory; for a k-fold directory (``fold_<k>/``) the
-    mean over the fold models. ``max_length`` None: the length the model was trained with.
-    ``int8``: run a dynamically quantised CPU copy (:func:`quantize_int8`)."""
+    mean over the fold models. Encoder or TF-IDF folds (a TF-IDF fold ignores ``max_length``,
+    ``batch_size``, ``device`` and ``progress``). ``max_length`` None: the length the model
+    was trained with. ``int8``: run a dynamically quantised CPU copy (:func:`quantize_int8`)."""
+    dirs = model_dirs(model_dir)
+    if any(is_tfidf_model(d) for d in dirs):
+        if int8:
+            raise ValueError(f"int8 applies to encoder models; {model_dir} is a TF-IDF model")
+        from papercls.tfidf import TfidfClassifier
+
+        folds = (TfidfClassifier.load(d).predict_proba(_as_texts(texts)) for d in dirs)
+        return sum(folds) / len(dirs)
     classifiers = iter_classifiers(model_dir, device=device, int8=int8)
     return mean_proba(classifiers, texts, max_length, batch_size, progress)

@@ -1,7 +1,8 @@
 """What one ``train()`` call works with, built before its first epoch: the seeded Accelerator,
-the tokenised train/valid loaders, AdamW (no weight decay on biases and normalisation weights)
-with a linear warm-up/decay schedule, all prepared by Accelerate, and the fingerprint that a
-checkpoint must match to be resumed from."""
+the tokenised train/valid loaders, the number of epochs (raised to reach ``min_steps``
+optimizer updates), the class weights of the loss, AdamW (no weight decay on biases and
+normalisation weights) with a linear warm-up/decay schedule over those epochs, all prepared by
+Accelerate, and the fingerprint that a checkpoint must match to be resumed from."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class LoopParts:
     valid_loader: Any
     sampler: LengthGroupedBatchSampler  # the training sampler (its epoch is set by the loop)
     batches_per_epoch: int  # per process
+    epochs: int  # cfg.epochs, raised to reach cfg.min_steps optimizer updates
+    class_weights: torch.Tensor | None  # cross-entropy weights per class (None: unweighted)
     max_length: int
     n_train: int
     n_valid: int
@@ -49,6 +52,25 @@ def resolve_mixed_precision(value: str) -> str:
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "no"
+
+
+def planned_epochs(epochs: int, min_steps: int, updates_per_epoch: int) -> int:
+    """``epochs``, raised so that training makes at least ``min_steps`` optimizer updates."""
+    if updates_per_epoch < 1:
+        return epochs
+    return max(epochs, math.ceil(min_steps / updates_per_epoch))
+
+
+def balanced_class_weights(labels: pd.Series) -> torch.Tensor:
+    """Weights ``n / (2 * n_c)`` of classes 0 and 1 (scikit-learn's "balanced"): each class
+    contributes half of the loss."""
+    y = labels.astype("int64").to_numpy()
+    counts = [int((y == c).sum()) for c in (0, 1)]
+    if min(counts) == 0:
+        raise ValueError(
+            f"class_weight balanced needs both classes in the training rows, found {counts}"
+        )
+    return torch.tensor([len(y) / (2.0 * c) for c in counts], dtype=torch.float32)
 
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -76,6 +98,7 @@ def prepare_loop(
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup, set_seed
 
+    weights = balanced_class_weights(train_df["label"]) if cfg.class_weight == "balanced" else None
     set_seed(cfg.seed)
     accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
     max_length = resolve_max_length(tokenizer, cfg.max_length)
@@ -96,7 +119,9 @@ def prepare_loop(
         model, optimizer, loaders.train, loaders.valid
     )
     batches_per_epoch = len(train_loader)
-    total_updates = math.ceil(batches_per_epoch / cfg.grad_accum) * cfg.epochs
+    updates_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accum)
+    epochs = planned_epochs(cfg.epochs, cfg.min_steps, updates_per_epoch)
+    total_updates = updates_per_epoch * epochs
     scheduler = get_linear_schedule_with_warmup(
         getattr(optimizer, "optimizer", optimizer),
         math.ceil(cfg.warmup_ratio * total_updates),
@@ -119,6 +144,8 @@ def prepare_loop(
         valid_loader=valid_loader,
         sampler=loaders.sampler,
         batches_per_epoch=batches_per_epoch,
+        epochs=epochs,
+        class_weights=None if weights is None else weights.to(accelerator.device),
         max_length=max_length,
         n_train=len(train_rows),
         n_valid=len(valid_rows),

@@ -1,4 +1,7 @@
-"""The preprocess stage: validate both CSVs, render the model text, split, write parquet files."""
+"""The preprocess stage: validate both CSVs, render the model text, split, write parquet files.
+
+train.parquet and valid.parquet (uuid, text, label, fold) are the seeded stratified single split;
+``fold`` (0..folds-1) is stratified over all labelled rows, for k-fold training."""
 
 from __future__ import annotations
 
@@ -11,7 +14,14 @@ import pandas as pd
 from papercls.errors import InputError
 from papercls.io import atomic_dir, write_json
 from papercls.schema import load_test, load_train
-from papercls.text import SEP, SplitTooSmall, build_texts, plan_split, template_fields
+from papercls.text import (
+    SEP,
+    SplitTooSmall,
+    assign_folds,
+    build_texts,
+    plan_split,
+    template_fields,
+)
 
 # The split settings `papercls validate` assumes when no params.yaml is at hand (params.yaml's).
 DEFAULT_SPLIT = {"valid_size": 0.2, "folds": 5, "seed": 42}
@@ -48,11 +58,13 @@ def prepare_frames(
     train = load_train(train_csv)
     test = load_test(test_csv, keep_label=True)
     labels = train["label"].to_numpy()
-    tr_idx, va_idx, folds = split_labelled(labels, train_csv, cfg)
+    tr_idx, va_idx, _ = split_labelled(labels, train_csv, cfg)
     texts = build_texts(train, template)
     labelled = pd.DataFrame({"uuid": train["uuid"], "text": texts, "label": train["label"]})
+    # k-fold ids stratified over every labelled row (k-fold training pools train and valid);
+    # the single split's train/valid rows do not depend on them
+    labelled["fold"] = assign_folds(labels, int(cfg.get("folds", 5)), int(cfg["seed"]))
     tr = labelled.iloc[tr_idx].reset_index(drop=True)
-    tr["fold"] = folds
     va = labelled.iloc[va_idx].reset_index(drop=True)
     te = prepared_test_frame(test, template)
     meta = {

@@ -1,18 +1,20 @@
 """The files of the train stages: the prepared splits they read and the predictions they write.
 
 Inputs: ``<prepared>/{train,valid,test}.parquet``. Outputs: ``predictions/<name>/heldout.parquet``
-(uuid, label, prob) and ``predictions/<name>/test.parquet`` (uuid, prob), written atomically.
+(uuid, label, prob), ``predictions/<name>/test.parquet`` (uuid, prob) and the encoders'
+``metrics/<name>/history.csv``, written atomically.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from papercls.io import write_parquet
+from papercls.io import atomic_path, write_parquet
+from papercls.rounding import round_frame
 
 
 class PredictionFiles(NamedTuple):
@@ -66,3 +68,20 @@ def write_predictions(
     write_parquet(heldout, out / "heldout.parquet")
     write_parquet(test, out / "test.parquet")
     return PredictionFiles(out / "heldout.parquet", out / "test.parquet")
+
+
+def write_history(history: list[dict[str, Any]], path: str | Path) -> Path:
+    """history rows -> CSV (epoch, train_loss, valid_loss, valid_f1, then the other validation
+    figures the rows hold [, fold first]), written atomically."""
+    from papercls.selection import VALID_COLUMNS  # only the encoder stages write a history
+
+    path = Path(path)
+    df = pd.DataFrame(history)
+    cols = ["epoch", "train_loss", "valid_loss", "valid_f1"]
+    cols += [c for c in VALID_COLUMNS if c not in cols and c in df.columns]
+    if "fold" in df.columns:
+        cols = ["fold", *cols]
+    df = round_frame(df.reindex(columns=cols))
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return path

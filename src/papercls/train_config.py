@@ -8,8 +8,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from papercls.selection import check_select_metric
+
 # Keys of a model section that are about building the model, not the loop.
 MODEL_KEYS = frozenset({"backbone", "kfold", "head"})
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclass
@@ -21,13 +24,16 @@ class TrainConfig:
     lr: float = 5e-5
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
-    patience: int = 2  # epochs without validation-F1 improvement before stopping; 0 = never
+    patience: int = 2  # epochs without improvement of select_metric before stopping; 0 = never
     seed: int = 42
     threads: int = 0  # torch CPU threads; 0 = library default (all cores)
     max_grad_norm: float = 1.0
     eval_batch_size: int = 64
     mixed_precision: str = "auto"  # auto (bf16/fp16 on CUDA, none on CPU) | no | bf16 | fp16
-    select_best: bool = True  # final weights = best validation-F1 epoch (else the last epoch)
+    select_best: bool = True  # final weights = best epoch by select_metric (else the last epoch)
+    select_metric: str = "pr_auc"  # criterion of early stopping and best epoch (papercls.selection)
+    min_steps: int = 0  # minimum optimizer updates: epochs are raised to reach it; 0 = off
+    class_weight: str = "none"  # none | balanced (cross-entropy weighted n / (2 * n_class))
     checkpoint_dir: str | None = None  # default: <out_dir>/../<out_dir name>.ckpt
     keep_checkpoint: bool = False  # keep the checkpoint after success (k-fold: until all folds)
     max_epochs_this_run: int | None = None  # stop (resumably) after this many epochs this call
@@ -62,6 +68,15 @@ class TrainConfig:
             raise ValueError("warmup_ratio must be in [0, 1)")
         if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
             raise ValueError("mixed_precision must be one of auto, no, bf16, fp16")
+        check_select_metric(self.select_metric)
+        if self.min_steps < 0:
+            raise ValueError(f"min_steps must be >= 0, got {self.min_steps}")
+        if self.class_weight is None:
+            self.class_weight = "none"
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise ValueError(
+                f"class_weight must be one of {list(CLASS_WEIGHTS)}, got {self.class_weight!r}"
+            )
 
     @classmethod
     def from_params(cls, section: dict[str, Any], **overrides: Any) -> TrainConfig:

@@ -5,12 +5,16 @@ Inputs and prediction files: :mod:`papercls.stage_io`. Outputs: ``models/<name>/
 are made by the model RELOADED from disk, so they are exactly what a later stage loading
 ``models/<name>`` sees.
 
-k-fold (``kfold: true``): one model per ``fold`` value of train.parquet, saved as
-``models/<name>/fold_<k>/``, each trained on the other folds and early-stopped on valid.parquet;
-heldout.parquet holds the out-of-fold probabilities of every train.parquet row; test.parquet the
-mean over the fold models (:func:`papercls.inference.predict_dir_proba`). A finished fold
-survives an interruption (its checkpoint is kept until all folds are done), so a rerun only
-retrains what is missing.
+k-fold (``kfold: true``, :mod:`papercls.kfold`): train.parquet and valid.parquet are one pool
+of labelled rows; one model per ``fold`` value, saved as ``models/<name>/fold_<k>/``, trained on
+the other folds and early-stopped (best epoch by ``select_metric``) on its own fold;
+heldout.parquet holds the out-of-fold probabilities of every labelled row (train rows, then
+valid rows); test.parquet the mean over the fold models
+(:func:`papercls.inference.predict_dir_proba`). Selecting the epoch on the rows it then scores
+makes those out-of-fold probabilities slightly optimistic; with the few epochs trained here the
+effect is small, and it buys training on every labelled row. A finished fold survives an
+interruption (its checkpoint is kept until all folds are done), so a rerun only retrains what is
+missing.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from transformers import AutoTokenizer, set_seed
 
 from papercls.backbone import resolve_backbone
 from papercls.inference import predict_dir_proba
+from papercls.kfold import clear_other_layouts, fold_dir, fold_ids, fold_mask, labelled_rows
 from papercls.models import build_baseline, build_topline
 from papercls.params import section as params_section
+from papercls.selection import criterion
 from papercls.stage_io import heldout_frame, read_prepared, test_set_frame, write_predictions
 from papercls.train_config import TrainConfig
 from papercls.training import TrainResult, train, write_history
@@ -44,21 +50,23 @@ class FoldSummary:
     model_dir: Path  # models/<name>/fold_<k>
     completed: bool
     best_epoch: int
-    best_valid_f1: float
+    best_score: float  # select_metric on the fold's own rows at its best epoch
     train_samples_per_s: float | None
 
 
 @dataclass
 class TrainSummary:
-    """What a train stage did. k-fold: ``best_valid_f1`` and ``train_samples_per_s`` are means
-    over the folds trained, ``best_epochs`` and ``folds`` hold one entry per fold."""
+    """What a train stage did. ``best_score``: the best epoch's ``select_metric`` on the
+    validation rows. k-fold: ``best_score`` and ``train_samples_per_s`` are means over the folds
+    trained, ``best_epochs`` and ``folds`` hold one entry per fold."""
 
     name: str
     backbone: str
     kfold: bool
     model_dir: Path  # models/<name>
     completed: bool  # False: stopped by max_epochs_this_run; no predictions written
-    best_valid_f1: float
+    select_metric: str  # pr_auc | roc_auc | log_loss | best_f1 | f1 (papercls.selection)
+    best_score: float
     best_epochs: list[int]  # one per fold, or one
     history: list[dict[str, float]]  # k-fold: rows carry a "fold" key
     train_samples_per_s: float | None
@@ -67,23 +75,29 @@ class TrainSummary:
     test: Path | None = None  # predictions/<name>/test.parquet
     history_csv: Path | None = None  # metrics/<name>/history.csv
 
+    @property
+    def score_name(self) -> str:
+        """The logged name of ``best_score``: ``best_`` + its history column (best_valid_pr_auc,
+        best_valid_loss for log_loss, best_valid_f1 for f1, ...)."""
+        return f"best_{criterion(self.select_metric).column}"
+
     def metrics(self) -> dict[str, float]:
-        """The numbers a tracking run logs: ``best_valid_f1`` and ``best_epoch`` (k-fold: the
-        means over the folds, and ``fold_<k>/best_epoch``, ``fold_<k>/best_valid_f1``)."""
+        """The numbers a tracking run logs: :attr:`score_name` and ``best_epoch`` (k-fold: the
+        means over the folds, and ``fold_<k>/best_epoch``, ``fold_<k>/<score_name>``)."""
         out = {
-            "best_valid_f1": self.best_valid_f1,
+            self.score_name: self.best_score,
             "best_epoch": float(np.mean(self.best_epochs)) if self.kfold else self.best_epochs[0],
         }
         for f in self.folds:
             out[f"fold_{f.fold}/best_epoch"] = f.best_epoch
-            out[f"fold_{f.fold}/best_valid_f1"] = f.best_valid_f1
+            out[f"fold_{f.fold}/{self.score_name}"] = f.best_score
         return out
 
     def headline(self) -> str:
         epochs = self.best_epochs if self.kfold else self.best_epochs[0]
         return (
-            f"{self.name}: best epoch {epochs}, valid F1 {self.best_valid_f1:.4f}, "
-            f"model in {self.model_dir}"
+            f"{self.name}: best epoch {epochs}, valid {self.select_metric} "
+            f"{self.best_score:.4f}, model in {self.model_dir}"
         )
 
 
@@ -180,7 +194,12 @@ def run_training(
 def _summary(job: _Job, kfold: bool, **fields: Any) -> TrainSummary:
     backbone = str(job.section.get("backbone", "minilm"))
     return TrainSummary(
-        name=job.name, backbone=backbone, kfold=kfold, model_dir=job.out_root, **fields
+        name=job.name,
+        backbone=backbone,
+        kfold=kfold,
+        model_dir=job.out_root,
+        select_metric=job.cfg.select_metric,
+        **fields,
     )
 
 
@@ -198,7 +217,7 @@ def _train_single(
         job,
         kfold=False,
         completed=result.completed,
-        best_valid_f1=result.best_valid_f1,
+        best_score=result.best_score,
         best_epochs=[result.best_epoch],
         history=result.history,
         train_samples_per_s=result.train_samples_per_s,
@@ -218,33 +237,34 @@ def _train_kfold(
     test_df: pd.DataFrame,
     on_epoch_end: EpochCallback | None,
 ) -> tuple[TrainSummary, _Predictions | None]:
-    """One model per fold, trained on the other folds; heldout = out-of-fold probabilities of
-    every train.parquet row, test = the mean over the fold models."""
-    folds = _fold_ids(train_df)
-    _clear_other_layouts(job.out_root, folds)
-    fold_ids = train_df["fold"].astype("int64").to_numpy()
-    oof = np.full(len(train_df), np.nan)
+    """One model per fold over every labelled row (module docstring); heldout = out-of-fold
+    probabilities of train then valid rows, test = the mean over the fold models."""
+    labelled = labelled_rows(train_df, valid_df)
+    folds = fold_ids(labelled)
+    clear_other_layouts(job.out_root, folds)
+    oof = np.full(len(labelled), np.nan)
     history: list[dict[str, float]] = []
     done: list[FoldSummary] = []
     for k in folds:
-        in_fold = fold_ids == k
-        fold_dir = job.out_root / f"fold_{k}"
+        in_fold = fold_mask(labelled, k)
+        out_dir = fold_dir(job.out_root, k)
         cfg = dataclasses.replace(
             job.cfg, checkpoint_dir=str(job.ckpt_root / f"fold_{k}"), keep_checkpoint=True
         )
-        train_part = train_df[~in_fold].reset_index(drop=True)
-        result = job.fit(train_part, valid_df, fold_dir, cfg, _prefixed(on_epoch_end, k))
-        done.append(_fold_summary(k, fold_dir, result))
+        held = labelled[in_fold].reset_index(drop=True)
+        rest = labelled[~in_fold].reset_index(drop=True)
+        result = job.fit(rest, held, out_dir, cfg, _prefixed(on_epoch_end, k))
+        done.append(_fold_summary(k, out_dir, result))
         history += [{"fold": k, **row} for row in result.history]
         if not result.completed:
             break
-        oof[in_fold] = job.probs(fold_dir, train_df.loc[in_fold, "text"].tolist())
+        oof[in_fold] = job.probs(out_dir, held["text"].tolist())
     speeds = [f.train_samples_per_s for f in done if f.train_samples_per_s]
     summary = _summary(
         job,
         kfold=True,
         completed=all(f.completed for f in done),
-        best_valid_f1=float(np.mean([f.best_valid_f1 for f in done])),
+        best_score=float(np.mean([f.best_score for f in done])),
         best_epochs=[f.best_epoch for f in done],
         history=history,
         train_samples_per_s=float(np.mean(speeds)) if speeds else None,
@@ -253,27 +273,7 @@ def _train_kfold(
     if not summary.completed:
         return summary, None
     test = job.probs(job.out_root, test_df["text"].tolist())  # mean over fold_<k>/ models
-    return summary, _Predictions(heldout_frame(train_df, oof), test_set_frame(test_df, test))
-
-
-def _fold_ids(train_df: pd.DataFrame) -> list[int]:
-    if "fold" not in train_df.columns:
-        raise ValueError("kfold: true needs a fold column in train.parquet")
-    folds = sorted(int(f) for f in train_df["fold"].unique())
-    if len(folds) < 2:
-        raise ValueError(f"kfold: true needs at least 2 folds, train.parquet has {folds}")
-    return folds
-
-
-def _clear_other_layouts(out_root: Path, folds: list[int]) -> None:
-    """Remove a single-model layout and fold folders of other fold ids left by earlier runs,
-    so that ``models/<name>/`` holds exactly this run's fold models."""
-    if (out_root / "config.json").exists():
-        shutil.rmtree(out_root)
-    keep = {f"fold_{k}" for k in folds}
-    for p in out_root.glob("fold_*"):
-        if p.name not in keep:
-            shutil.rmtree(p, ignore_errors=True)
+    return summary, _Predictions(heldout_frame(labelled, oof), test_set_frame(test_df, test))
 
 
 def _fold_summary(k: int, fold_dir: Path, result: TrainResult) -> FoldSummary:
@@ -282,7 +282,7 @@ def _fold_summary(k: int, fold_dir: Path, result: TrainResult) -> FoldSummary:
         model_dir=fold_dir,
         completed=result.completed,
         best_epoch=result.best_epoch,
-        best_valid_f1=result.best_valid_f1,
+        best_score=result.best_score,
         train_samples_per_s=result.train_samples_per_s,
     )
 

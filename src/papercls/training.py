@@ -3,8 +3,12 @@
 ``train()`` runs unchanged on CPU, on one GPU (bf16/fp16 autocast) and on several GPUs under
 ``torchrun`` / ``accelerate launch`` (Accelerate). Texts are tokenised once and batched by
 length (:mod:`papercls.batching`). AdamW (no decay on biases/norms), linear warm-up and decay,
-gradient accumulation, clipping, early stopping on validation F1 with the best epoch's weights
-kept.
+gradient accumulation, clipping, optionally class-weighted cross-entropy (``class_weight``).
+Epochs are raised when needed to make at least ``min_steps`` optimizer updates, so that a small
+data set is not starved, and early stopping does not fire before those updates are made. Early
+stopping and the best epoch (whose weights are kept) follow ``select_metric`` on the validation
+rows (:mod:`papercls.selection`; ties go to the lower validation loss, then to the earlier
+epoch).
 
 Every epoch ends with a checkpoint (:mod:`papercls.checkpoint`). Rerunning after an
 interruption resumes from the last complete checkpoint and ends with exactly the weights of an
@@ -15,6 +19,7 @@ reseeded with ``seed + epoch`` at the start of every epoch.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 import warnings
@@ -36,11 +41,13 @@ from papercls.checkpoint import (
     write_checkpoint,
 )
 from papercls.console import progress_bar
-from papercls.io import atomic_dir, atomic_path
+from papercls.io import atomic_dir
 from papercls.loop_setup import LoopParts, prepare_loop
+from papercls.selection import criterion, is_improvement, validation_scores
+from papercls.stage_io import write_history
 from papercls.train_config import TrainConfig
 
-# Also importable from here (benchmarks/run.py does): the sampler, and the config.
+# Also importable from here (benchmarks/run.py does): the sampler, the config, write_history.
 __all__ = [
     "LengthGroupedBatchSampler",
     "TrainConfig",
@@ -56,7 +63,9 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 class TrainResult:
     history: list[dict[str, float]]
     best_epoch: int
-    best_valid_f1: float
+    best_score: float  # the best epoch's select_metric value (history column criterion().column)
+    select_metric: str
+    epochs: int  # epochs planned: cfg.epochs raised to reach cfg.min_steps
     completed: bool  # False: stopped by max_epochs_this_run (resumable), no final model written
     stopped_early: bool
     model_dir: Path | None
@@ -83,9 +92,10 @@ def train(
     ``train_df`` (columns text, label), early-stopping on ``valid_df``; save the final model and
     tokenizer to ``out_dir`` (atomically). Resumes from the checkpoint dir when one matches.
 
-    ``on_epoch_end(epoch, {"train_loss", "valid_loss", "valid_f1", "lr"})`` is called on the
-    main process after each epoch's checkpoint is written (epoch counts from 1; epochs restored
-    from a checkpoint are not replayed).
+    ``on_epoch_end(epoch, {"train_loss", "valid_loss", "valid_f1", "valid_pr_auc",
+    "valid_roc_auc", "valid_best_f1", "lr"})`` is called on the main process after each
+    epoch's checkpoint is written (epoch counts from 1; epochs restored from a checkpoint are
+    not replayed).
     """
     out_dir = Path(out_dir)
     ckpt_root = (
@@ -100,16 +110,17 @@ def train(
     _announce(run, cfg)
     meter = _Meter()
     interrupted = False
-    for epoch in range(state.epoch, cfg.epochs):
+    for epoch in range(state.epoch, run.epochs):
         if state.stop:
             break
         if cfg.max_epochs_this_run is not None and meter.epochs_run >= cfg.max_epochs_this_run:
             interrupted = True  # resumable; no final model
             break
         train_loss = _train_epoch(run, cfg, epoch, state, meter)
-        valid_loss, valid_f1, _, _ = _evaluate(run.model, run.valid_loader, run.accelerator)
+        valid_loss, probs, labels = _evaluate(run.model, run.valid_loader, run.accelerator)
         meter.epochs_run += 1
-        row = _record_epoch(run, cfg, state, epoch, train_loss, valid_loss, valid_f1)
+        scores = validation_scores(labels, probs, valid_loss)
+        row = _record_epoch(run, cfg, state, epoch, train_loss, scores)
         _checkpoint(run, state, ckpt_root)
         if on_epoch_end is not None and run.main:
             on_epoch_end(epoch + 1, {**row, "lr": float(run.scheduler.get_last_lr()[0])})
@@ -171,10 +182,13 @@ def _restore(run: LoopParts, ckpt_root: Path) -> LoopState:
 
 def _announce(run: LoopParts, cfg: TrainConfig) -> None:
     acc = run.accelerator
+    raised = f" (raised from {cfg.epochs} for min_steps {cfg.min_steps})"
     acc.print(
         f"training {type(run.unwrapped).__name__}: {run.n_train} train / {run.n_valid} valid "
-        f"rows, max_length {run.max_length}, {cfg.epochs} epoch(s) x {run.batches_per_epoch} "
-        f"batches, {acc.num_processes} process(es) on {acc.device.type}, "
+        f"rows, max_length {run.max_length}, {run.epochs} epoch(s)"
+        f"{raised if run.epochs > cfg.epochs else ''} x {run.batches_per_epoch} batches, "
+        f"select_metric {cfg.select_metric}, class_weight {cfg.class_weight}, "
+        f"{acc.num_processes} process(es) on {acc.device.type}, "
         f"mixed precision {acc.mixed_precision}, {torch.get_num_threads()} CPU threads"
     )
 
@@ -196,7 +210,7 @@ def _train_epoch(
     loss_sum = torch.zeros((), device=acc.device)
     n_seen = torch.zeros((), device=acc.device)
     n = run.batches_per_epoch
-    bar = progress_bar(run.n_train, f"epoch {epoch + 1}/{cfg.epochs}", "samples", run.progress)
+    bar = progress_bar(run.n_train, f"epoch {epoch + 1}/{run.epochs}", "samples", run.progress)
     run.optimizer.zero_grad(set_to_none=True)
     for i, batch in enumerate(run.train_loader):
         group_start = (i // cfg.grad_accum) * cfg.grad_accum
@@ -221,13 +235,22 @@ def _forward_backward(run: LoopParts, batch, group_size: int, sync: bool) -> tor
     gradients are synchronised across processes only on the group's last batch."""
     acc = run.accelerator
     if sync or acc.num_processes == 1:
-        out = run.model(**batch)
-        acc.backward(out.loss / group_size)
+        loss = _loss(run, batch)
+        acc.backward(loss / group_size)
     else:
         with acc.no_sync(run.model):
-            out = run.model(**batch)
-            acc.backward(out.loss / group_size)
-    return out.loss.detach().float()
+            loss = _loss(run, batch)
+            acc.backward(loss / group_size)
+    return loss.detach().float()
+
+
+def _loss(run: LoopParts, batch) -> torch.Tensor:
+    """The model's own (unweighted) cross-entropy, or the class-weighted one."""
+    if run.class_weights is None:
+        return run.model(**batch).loss
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    logits = run.model(**inputs).logits.float()
+    return torch.nn.functional.cross_entropy(logits, batch["labels"], weight=run.class_weights)
 
 
 def _update(run: LoopParts, cfg: TrainConfig) -> None:
@@ -241,10 +264,9 @@ def _update(run: LoopParts, cfg: TrainConfig) -> None:
 
 
 @torch.inference_mode()
-def _evaluate(model, loader, accelerator) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Validation loss, F1 at 0.5, P(label == 1) and labels, gathered over all processes."""
-    from sklearn.metrics import f1_score
-
+def _evaluate(model, loader, accelerator) -> tuple[float, np.ndarray, np.ndarray]:
+    """Validation loss (unweighted cross-entropy), P(label == 1) and labels, gathered over all
+    processes."""
     model.eval()
     all_logits, all_labels = [], []
     for batch in loader:
@@ -257,9 +279,7 @@ def _evaluate(model, loader, accelerator) -> tuple[float, float, np.ndarray, np.
     labels = torch.cat(all_labels)
     loss = torch.nn.functional.cross_entropy(logits, labels).item()
     probs = torch.softmax(logits, dim=-1)[:, 1].numpy().astype(np.float64)
-    y = labels.numpy()
-    f1 = float(f1_score(y, (probs >= 0.5).astype(int), zero_division=0))
-    return float(loss), f1, probs, y
+    return float(loss), probs, labels.numpy()
 
 
 def _record_epoch(
@@ -268,27 +288,31 @@ def _record_epoch(
     state: LoopState,
     epoch: int,
     train_loss: float,
-    valid_loss: float,
-    valid_f1: float,
+    scores: dict[str, float],
 ) -> dict[str, float]:
-    """Early-stopping bookkeeping after epoch ``epoch`` (from 0): best weights, patience,
-    history. Returns the epoch's history row."""
-    improved = valid_f1 > state.best_f1
+    """Early-stopping bookkeeping after epoch ``epoch`` (from 0) on ``select_metric``: best
+    weights, patience, history. Returns the epoch's history row."""
+    column = criterion(cfg.select_metric).column
+    best_row = state.history[state.best_epoch - 1] if state.best_epoch else None
+    improved = is_improvement(cfg.select_metric, scores, best_row)
     if improved:
-        state.best_epoch, state.best_f1, state.bad_epochs = epoch + 1, valid_f1, 0
+        state.best_epoch, state.best_score, state.bad_epochs = epoch + 1, scores[column], 0
         state.best_weights = cpu_state(run.unwrapped)
     else:
         state.bad_epochs += 1
-    state.stop = cfg.patience > 0 and state.bad_epochs >= cfg.patience
+    # min_steps is a floor: early stopping waits until that many updates are made
+    state.stop = (
+        cfg.patience > 0 and state.bad_epochs >= cfg.patience and state.global_step >= cfg.min_steps
+    )
     state.best_is_current = improved
     state.epoch = epoch + 1
-    row = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss,
-           "valid_f1": valid_f1}  # fmt: skip
+    row = {"epoch": epoch + 1, "train_loss": train_loss, **scores}
     state.history.append(row)
+    shown = dict.fromkeys(["valid_loss", "valid_f1", column])  # in order, without repeats
     run.accelerator.print(
-        f"epoch {epoch + 1}/{cfg.epochs}: train_loss {train_loss:.4f} "
-        f"valid_loss {valid_loss:.4f} valid_f1 {valid_f1:.4f}"
-        + (" *" if improved else "")
+        f"epoch {epoch + 1}/{run.epochs}: train_loss {train_loss:.4f} "
+        + " ".join(f"{c} {scores[c]:.4f}" for c in shown)
+        + (" *" if improved else "")  # the best epoch so far by select_metric
         + (" (early stop)" if state.stop else "")
     )
     return row
@@ -320,9 +344,11 @@ def _result(
     return TrainResult(
         history=state.history,
         best_epoch=state.best_epoch,
-        best_valid_f1=state.best_f1,
+        best_score=math.nan if state.best_score is None else state.best_score,
+        select_metric=cfg.select_metric,
+        epochs=run.epochs,
         completed=completed,
-        stopped_early=state.stop and len(state.history) < cfg.epochs,
+        stopped_early=state.stop and len(state.history) < run.epochs,
         model_dir=None,
         epochs_run=meter.epochs_run,
         resumed_from_epoch=resumed_from,
@@ -351,7 +377,9 @@ def _save_final(
             trainer_state = {
                 "history": state.history,
                 "best_epoch": saved_epoch,
-                "best_valid_f1": state.best_f1,
+                "select_metric": cfg.select_metric,
+                "best_score": state.best_score,
+                "epochs": run.epochs,
                 "selected": "best" if cfg.select_best else "last",
                 # what determines the weights; not runtime fields such as the (absolute)
                 # checkpoint_dir, which would tie the model's hash to the checkout's location
@@ -363,17 +391,3 @@ def _save_final(
     run.accelerator.wait_for_everyone()
     run.accelerator.free_memory()
     return saved_epoch
-
-
-def write_history(history: list[dict[str, Any]], path: str | Path) -> Path:
-    """history rows -> CSV (epoch, train_loss, valid_loss, valid_f1 [, fold first]),
-    written atomically."""
-    path = Path(path)
-    cols = ["epoch", "train_loss", "valid_loss", "valid_f1"]
-    df = pd.DataFrame(history)
-    if "fold" in df.columns:
-        cols = ["fold", *cols]
-    df = df.reindex(columns=cols)
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
-    return path

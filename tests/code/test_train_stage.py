@@ -58,13 +58,16 @@ def test_train_stage_kfold_writes_oof_and_test_mean_and_logs_numbers(
     assert _stage_main()(["baseline"]) == 0
 
     prepared = root / "data" / "prepared"
-    train = pd.read_parquet(prepared / "train.parquet")
+    # k-fold pools train.parquet and valid.parquet: every labelled row is held out once
+    train = pd.concat(
+        [pd.read_parquet(prepared / f"{s}.parquet") for s in ("train", "valid")], ignore_index=True
+    )
     test = pd.read_parquet(prepared / "test.parquet")
     models = root / "models" / "baseline"
     assert sorted(p.name for p in models.iterdir()) == ["fold_0", "fold_1", "fold_2", "fold_3"]
     assert not (root / "models" / "baseline.ckpt").exists()
 
-    # heldout: every train row, scored by the fold model that did not train on it
+    # heldout: every labelled row, scored by the fold model that did not train on it
     heldout = pd.read_parquet(root / "predictions" / "baseline" / "heldout.parquet")
     assert heldout["uuid"].tolist() == train["uuid"].tolist()
     assert heldout["label"].tolist() == train["label"].tolist()
@@ -97,9 +100,17 @@ def test_train_stage_kfold_writes_oof_and_test_mean_and_logs_numbers(
     assert run.info.status == "FINISHED"
     metrics = run.data.metrics
     for k, state in enumerate(states):
+        assert state["select_metric"] == "pr_auc"  # the default criterion
         assert metrics[f"fold_{k}/best_epoch"] == state["best_epoch"]
-        assert metrics[f"fold_{k}/best_valid_f1"] == pytest.approx(state["best_valid_f1"])
+        assert metrics[f"fold_{k}/best_valid_pr_auc"] == pytest.approx(state["best_score"])
         assert f"fold_{k}/valid_f1" in metrics  # the per-epoch history
+        assert f"fold_{k}/valid_pr_auc" in metrics
+        # best: highest PR-AUC, ties to the lower validation loss, then the earlier epoch
+        fold_hist = hist[hist["fold"] == k].sort_values(
+            ["valid_pr_auc", "valid_loss", "epoch"], ascending=[False, True, True]
+        )
+        assert state["best_score"] == pytest.approx(fold_hist["valid_pr_auc"].iloc[0])
+        assert state["best_epoch"] == fold_hist["epoch"].iloc[0]
     assert metrics["best_epoch"] == pytest.approx(np.mean([s["best_epoch"] for s in states]))
-    assert metrics["best_valid_f1"] == pytest.approx(np.mean([s["best_valid_f1"] for s in states]))
+    assert metrics["best_valid_pr_auc"] == pytest.approx(np.mean([s["best_score"] for s in states]))
     assert "best epoch [" in capsys.readouterr().out

@@ -11,6 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.metrics import average_precision_score
+
+from papercls.selection import VALID_COLUMNS
 
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
@@ -194,34 +197,164 @@ def test_changed_params_discard_stale_checkpoint(tiny_bert_dir, tiny_corpus, tmp
     assert res.resumed_from_epoch == 0 and res.epochs_run == 2
 
 
-def test_early_stopping_keeps_best_epoch_weights(tiny_bert_dir, tiny_corpus, tmp_path, monkeypatch):
+FLAT_LOSS = [0.69] * 5
+
+
+@pytest.mark.parametrize(
+    "select_metric,scripted,best,ran",
+    [
+        # patience 2 stops after two epochs without improvement; a tie on the criterion goes to
+        # the lower validation loss, a tie on both to the earlier epoch
+        ("pr_auc", {"valid_pr_auc": [0.5, 0.9, 0.9, 0.6, 0.95],
+                    "valid_loss": [0.6, 0.5, 0.55, 0.5, 0.4]}, 2, 4),
+        ("pr_auc", {"valid_pr_auc": [0.5, 0.9, 0.9, 0.9, 0.9],
+                    "valid_loss": [0.6, 0.5, 0.4, 0.45, 0.4]}, 3, 5),
+        ("log_loss", {"valid_loss": [0.5, 0.3, 0.3, 0.4, 0.1]}, 2, 4),  # lower is better
+        ("best_f1", {"valid_best_f1": [0.2, 0.4, 0.6, 0.5, 0.1], "valid_loss": FLAT_LOSS}, 3, 5),
+        # F1 at 0.5 stuck at 0 while nothing crosses 0.5: the old criterion keeps epoch 1
+        ("f1", {"valid_f1": [0.0, 0.0, 0.0, 0.9, 0.9], "valid_loss": FLAT_LOSS}, 1, 3),
+    ],
+)  # fmt: skip
+def test_early_stopping_follows_select_metric_and_keeps_best_weights(
+    select_metric, scripted, best, ran, tiny_bert_dir, tiny_corpus, tmp_path, monkeypatch
+):
     import papercls.training as tr
+    from papercls.selection import criterion
 
-    scripted = iter([0.5, 0.9, 0.7, 0.6, 0.95])
-    real_evaluate = tr._evaluate
+    epoch = iter(range(5))
+    real_scores = tr.validation_scores
 
-    def fake_evaluate(model, loader, accelerator):
-        loss, _, probs, y = real_evaluate(model, loader, accelerator)
-        return loss, next(scripted), probs, y
+    def fake_scores(labels, probs, loss):
+        i = next(epoch)
+        return {**real_scores(labels, probs, loss), **{c: v[i] for c, v in scripted.items()}}
 
-    monkeypatch.setattr(tr, "_evaluate", fake_evaluate)
+    monkeypatch.setattr(tr, "validation_scores", fake_scores)
     model, tok = _fresh_model(tiny_bert_dir)
-    snapshots = {}
+    snapshots, logged = {}, {}
 
     def snap(epoch, metrics):
         snapshots[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+        logged[epoch] = metrics
 
-    cfg = _cfg(epochs=5, patience=2, select_best=True, grad_accum=1)
+    cfg = _cfg(epochs=5, patience=2, select_best=True, grad_accum=1, select_metric=select_metric)
     res = tr.train(model, tok, tiny_corpus["train"], tiny_corpus["valid"], cfg, tmp_path / "m",
                    on_epoch_end=snap)  # fmt: skip
-    assert [h["valid_f1"] for h in res.history] == [0.5, 0.9, 0.7, 0.6]
-    assert res.stopped_early and res.best_epoch == 2 and res.best_valid_f1 == 0.9
+    column = criterion(select_metric).column
+    assert [h[column] for h in res.history] == scripted[column][:ran]
+    assert (res.best_epoch, res.best_score, res.select_metric) == (
+        best,
+        scripted[column][best - 1],
+        select_metric,
+    )
+    assert res.stopped_early == (ran < 5)
+    # every validation figure is in the history and reaches the epoch callback (MLflow)
+    for name in VALID_COLUMNS:
+        assert all(np.isfinite(h[name]) for h in res.history), name
+        assert logged[1][name] == res.history[0][name]
     saved = _weights(tmp_path / "m")
     for k, v in saved.items():
-        assert torch.equal(v, snapshots[2][k]), k
-    assert not all(torch.equal(v, snapshots[4][k]) for k, v in saved.items())
+        assert torch.equal(v, snapshots[best][k]), k
+    assert not all(torch.equal(v, snapshots[ran][k]) for k, v in saved.items())
     state = json.loads((tmp_path / "m" / "trainer_state.json").read_text())
-    assert state["best_epoch"] == 2 and len(state["history"]) == 4
+    assert (state["best_epoch"], state["select_metric"]) == (best, select_metric)
+    assert state["best_score"] == scripted[column][best - 1] and len(state["history"]) == ran
+
+
+def test_select_metric_figures_come_from_papercls_metrics():
+    from papercls.metrics import classification_metrics
+    from papercls.selection import is_improvement, validation_scores
+    from papercls.thresholds import best_f1_threshold
+
+    y = np.array([0, 0, 1, 0, 1, 0, 0, 1])
+    p = np.array([0.1, 0.3, 0.35, 0.2, 0.45, 0.4, 0.05, 0.3])  # all under 0.5
+    scores = validation_scores(y, p, 0.61)
+    m = classification_metrics(y, p)
+    assert scores["valid_f1"] == 0.0 and scores["valid_loss"] == 0.61
+    assert scores["valid_pr_auc"] == m["pr_auc"] and scores["valid_roc_auc"] == m["roc_auc"]
+    assert scores["valid_best_f1"] == best_f1_threshold(y, p)[1] > 0.5
+    one_class = validation_scores(np.zeros(4, dtype=int), np.full(4, 0.2), 0.3)
+    assert np.isnan(one_class["valid_pr_auc"]) and np.isnan(one_class["valid_roc_auc"])
+
+    def row(score, loss=0.5):
+        return {"valid_pr_auc": score, "valid_roc_auc": score, "valid_loss": loss}
+
+    nan = float("nan")
+    assert is_improvement("pr_auc", row(nan), None)  # the first epoch is the best so far
+    assert not is_improvement("pr_auc", row(nan), row(0.4))
+    assert is_improvement("pr_auc", row(0.1), row(nan))
+    assert not is_improvement("roc_auc", row(0.8), row(0.8))  # a full tie keeps the earlier
+    assert is_improvement("roc_auc", row(0.8, loss=0.4), row(0.8))  # a tie: lower loss wins
+    assert not is_improvement("roc_auc", row(0.7, loss=0.1), row(0.8))
+    assert is_improvement("log_loss", row(0, 0.2), row(0, 0.3))
+    assert not is_improvement("log_loss", row(0, 0.3), row(0, 0.2))
+
+
+def test_min_steps_raises_epochs_and_holds_off_early_stopping(
+    tiny_bert_dir, tiny_corpus, tmp_path, capsys, monkeypatch
+):
+    """64 rows at batch 8 = 8 updates per epoch: min_steps 20 -> 3 epochs, the linear schedule
+    decays over all 24 updates (the learning rate reaches 0 after the last one), and early
+    stopping (patience 1, no epoch ever improves) waits for the 20 updates."""
+    import papercls.training as tr
+    from papercls.loop_setup import planned_epochs
+
+    assert planned_epochs(1, 75, 75) == 1  # the bundled data: 1,200 rows at batch 16
+    assert planned_epochs(1, 75, 19) == 4  # 299 rows at batch 16
+    assert planned_epochs(5, 75, 19) == 5 and planned_epochs(1, 0, 19) == 1
+    flat = {"valid_pr_auc": 0.5, "valid_loss": 0.6}
+    real_scores = tr.validation_scores
+    monkeypatch.setattr(tr, "validation_scores", lambda *a: {**real_scores(*a), **flat})
+    lrs = {}
+    model, tok = _fresh_model(tiny_bert_dir)
+    cfg = _cfg(epochs=1, min_steps=20, grad_accum=1, patience=1, select_best=True)
+    res = tr.train(model, tok, tiny_corpus["train"], tiny_corpus["valid"], cfg, tmp_path / "m",
+                   on_epoch_end=lambda e, m: lrs.__setitem__(e, m["lr"]))  # fmt: skip
+    assert res.epochs == 3 and len(res.history) == 3 and sorted(lrs) == [1, 2, 3]
+    assert lrs[1] > lrs[2] > lrs[3] == 0.0
+    assert res.best_epoch == 1 and not res.stopped_early
+    out = capsys.readouterr().out
+    assert "3 epoch(s) (raised from 1 for min_steps 20)" in out
+    assert "epoch 3/3" in out and "(early stop)" in out.splitlines()[-1]
+    # without the floor, patience 1 stops after epoch 2
+    model, tok = _fresh_model(tiny_bert_dir)
+    cfg = _cfg(epochs=3, min_steps=0, grad_accum=1, patience=1)
+    res = tr.train(model, tok, tiny_corpus["train"], tiny_corpus["valid"], cfg, tmp_path / "n")
+    assert len(res.history) == 2 and res.stopped_early
+
+
+def test_balanced_class_weight_weights_the_loss(tiny_bert_dir, tiny_corpus):
+    from types import SimpleNamespace
+
+    from papercls.loop_setup import balanced_class_weights
+    from papercls.train_config import TrainConfig
+    from papercls.training import _loss
+
+    w = balanced_class_weights(pd.Series([0, 0, 0, 1]))
+    assert w.tolist() == pytest.approx([4 / 6, 2.0])  # n / (2 * n_class)
+    with pytest.raises(ValueError, match="both classes"):
+        balanced_class_weights(pd.Series([0, 0]))
+    with pytest.raises(ValueError, match="class_weight"):
+        TrainConfig(class_weight="auto")
+    with pytest.raises(ValueError, match="select_metric"):
+        TrainConfig(select_metric="accuracy")
+    with pytest.raises(ValueError, match="min_steps"):
+        TrainConfig(min_steps=-1)
+    assert TrainConfig(class_weight=None).class_weight == "none"
+
+    model, tok = _fresh_model(tiny_bert_dir)
+    model.eval()
+    texts = tiny_corpus["train"]["text"].tolist()[:6]
+    batch = dict(tok(texts, padding=True, return_tensors="pt"))
+    batch["labels"] = torch.tensor([1, 0, 0, 0, 0, 1])
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        logits = model(**inputs).logits
+        weighted = _loss(SimpleNamespace(model=model, class_weights=w), batch)
+        plain = _loss(SimpleNamespace(model=model, class_weights=None), batch)
+    ce = torch.nn.functional.cross_entropy
+    assert torch.allclose(weighted, ce(logits, batch["labels"], weight=w))
+    assert torch.allclose(plain, ce(logits, batch["labels"]))
+    assert not torch.allclose(weighted, plain)
 
 
 def test_tfidf_save_load_reproduces_predictions(tiny_corpus, tmp_path):
@@ -273,12 +406,16 @@ def test_kfold_out_of_fold_predictions_and_test_mean(
         progress=False,
     )
     assert summary.completed and [f.fold for f in summary.folds] == [0, 1, 2, 3]
-    assert any("fold_3/valid_f1" in keys for keys in seen)
-    train = pd.read_parquet(tiny_prepared_dir / "train.parquet")
+    assert any("fold_3/valid_f1" in keys and "fold_3/valid_pr_auc" in keys for keys in seen)
+    # k-fold pools train and valid: every labelled row is held out once
+    train = pd.concat(
+        [pd.read_parquet(tiny_prepared_dir / f"{s}.parquet") for s in ("train", "valid")],
+        ignore_index=True,
+    )
     test = pd.read_parquet(tiny_prepared_dir / "test.parquet")
     heldout = pd.read_parquet(tmp_path / "predictions" / "baseline" / "heldout.parquet")
     assert list(heldout.columns) == ["uuid", "label", "prob"]
-    assert heldout["uuid"].tolist() == train["uuid"].tolist()  # every train row, out of fold
+    assert heldout["uuid"].tolist() == train["uuid"].tolist()  # every labelled row, out of fold
     assert heldout["label"].tolist() == train["label"].tolist()
     assert heldout["prob"].between(0, 1).all() and heldout["prob"].notna().all()
     fold_dirs = sorted(p.name for p in (tmp_path / "models" / "baseline").iterdir())
@@ -305,8 +442,14 @@ def test_kfold_out_of_fold_predictions_and_test_mean(
         atol=1e-7,
     )
     hist = pd.read_csv(tmp_path / "metrics" / "baseline" / "history.csv")
-    assert list(hist.columns) == ["fold", "epoch", "train_loss", "valid_loss", "valid_f1"]
+    assert list(hist.columns) == ["fold", "epoch", "train_loss", *VALID_COLUMNS]
     assert sorted(hist["fold"].unique().tolist()) == [0, 1, 2, 3]
+    # each fold model is selected on its own fold's rows: its best score is their PR-AUC
+    first = hist[hist["fold"] == 2].iloc[0]
+    assert first["valid_pr_auc"] == pytest.approx(
+        average_precision_score(train.loc[in_fold, "label"], heldout["prob"][in_fold]), abs=1e-6
+    )
+    assert summary.folds[2].best_score == pytest.approx(first["valid_pr_auc"])
     assert not (tmp_path / "models" / "baseline.ckpt").exists()
 
 
@@ -316,6 +459,9 @@ def test_write_history(tmp_path):
     rows = [{"epoch": 1, "train_loss": 0.7, "valid_loss": 0.6, "valid_f1": 0.5}]
     path = write_history(rows, tmp_path / "m" / "history.csv")
     assert pd.read_csv(path).to_dict("records") == rows
+    full = [{"valid_best_f1": 0.8, "valid_roc_auc": 0.9, "valid_pr_auc": 0.7, **rows[0]}]
+    path = write_history(full, tmp_path / "m" / "history.csv")
+    assert list(pd.read_csv(path).columns) == ["epoch", "train_loss", *VALID_COLUMNS]
 
 
 def test_outputs_get_ordinary_permissions(tmp_path):
@@ -359,3 +505,23 @@ def test_train_config_fields_are_documented_defaults():
     for section in ("baseline", "topline"):
         keys = set(yaml.safe_load(params)[section]) - {"backbone", "kfold", "head"}
         assert keys <= names, keys - names
+
+
+def test_default_min_steps_adds_no_epoch_on_the_bundled_data():
+    """The default budget must not lengthen `dvc repro` on the bundled data (15-minute target):
+    its train split gives at least min_steps updates in the configured epochs."""
+    import math
+
+    import yaml
+
+    from papercls.loop_setup import planned_epochs
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    rows = len(pd.read_csv(REPO / "data" / "sample" / "train.csv"))
+    n_train = rows - math.ceil(rows * params["preprocess"]["valid_size"])
+    for name in ("baseline", "topline"):
+        sec = params[name]
+        updates = math.ceil(math.ceil(n_train / sec["batch_size"]) / sec["grad_accum"])
+        assert sec["min_steps"] > 0
+        assert planned_epochs(sec["epochs"], sec["min_steps"], updates) == sec["epochs"], name
+        assert planned_epochs(1, sec["min_steps"], 19) >= 3  # 299 rows at batch 16

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
+from papercls.selection import VALID_COLUMNS
+
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
 TOPLINE_HEAD = {"hidden": 16, "mean_weight": 1.0, "cls_weight": 1.0, "dropout": 0.1}
@@ -42,7 +44,7 @@ def _check_outputs(name, prepared, tmp_path, min_f1):
     f1 = f1_score(heldout["label"], heldout["prob"] >= 0.5)
     assert f1 > min_f1, f1
     hist = pd.read_csv(tmp_path / "metrics" / name / "history.csv")
-    assert list(hist.columns) == ["epoch", "train_loss", "valid_loss", "valid_f1"]
+    assert list(hist.columns) == ["epoch", "train_loss", *VALID_COLUMNS]
     assert hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
     model_dir = tmp_path / "models" / name
     files = {p.name for p in model_dir.iterdir()}
@@ -66,7 +68,12 @@ def _check_reload(name, prepared, tmp_path, pred):
 def test_baseline_learns_tiny_corpus(tiny_bert_dir, tiny_prepared_dir, tiny_train_params, tmp_path):
     params = {**tiny_train_params, "backbone": str(tiny_bert_dir), "threads": 1}
     summary = _run("baseline", params, tiny_prepared_dir, tmp_path)
-    assert summary.completed and summary.best_valid_f1 > 0.8
+    assert summary.completed and summary.best_score > 0.8
+    # selection on validation PR-AUC (default): the best score is the best epoch's PR-AUC
+    hist = pd.read_csv(tmp_path / "metrics" / "baseline" / "history.csv")
+    assert summary.select_metric == "pr_auc"
+    assert summary.best_score == pytest.approx(hist["valid_pr_auc"].max())
+    assert summary.metrics()["best_valid_pr_auc"] == summary.best_score
     _, pred = _check_outputs("baseline", tiny_prepared_dir, tmp_path, 0.8)
     model = _check_reload("baseline", tiny_prepared_dir, tmp_path, pred)
     assert type(model).__name__ == "BertForSequenceClassification"
@@ -78,7 +85,7 @@ def test_topline_learns_tiny_corpus(tiny_bert_dir, tiny_prepared_dir, tiny_train
     params = {**tiny_train_params, "backbone": str(tiny_bert_dir), "threads": 1,
               "head": TOPLINE_HEAD}  # fmt: skip
     summary = _run("topline", params, tiny_prepared_dir, tmp_path)
-    assert summary.completed and summary.best_valid_f1 > 0.8
+    assert summary.completed and summary.best_score > 0.8
     _, pred = _check_outputs("topline", tiny_prepared_dir, tmp_path, 0.8)
     model = _check_reload("topline", tiny_prepared_dir, tmp_path, pred)
     assert type(model).__name__ == "FusedHeadForSequenceClassification"

@@ -41,7 +41,10 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 def tiny_params(backbone: Path) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for name in ("baseline", "topline"):
-        params[name].update(backbone=str(backbone), max_length=32, batch_size=16, epochs=1)
+        # min_steps 0: exactly one short epoch (the default budget would raise it to 10 here)
+        params[name].update(
+            backbone=str(backbone), max_length=32, batch_size=16, epochs=1, min_steps=0
+        )
     params["tfidf"]["max_features"] = 2000
     params["thresholds"]["bootstrap"] = 50
     return params

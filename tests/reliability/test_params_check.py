@@ -26,11 +26,13 @@ from reliability_support import ROOT, Repo, stages_run
 
 from papercls.cli import main as cli_main
 from papercls.config_check import (
+    CLASS_WEIGHTS,
     ENCODER,
     ENSEMBLE_METHODS,
     MARKER,
     MIXED_PRECISION,
     SCHEMA,
+    SELECT_METRICS,
     THRESHOLD_METHODS,
     check_params,
 )
@@ -253,7 +255,7 @@ def test_stage_script_exit_code_and_marker(tmp_path: Path) -> None:
 
 
 def test_schema_keys_follow_the_code() -> None:
-    from papercls import ensemble
+    from papercls import ensemble, selection, train_config
     from papercls.tfidf import TfidfClassifier
     from papercls.thresholds import METHODS
     from papercls.train_config import MODEL_KEYS, TrainConfig
@@ -261,9 +263,12 @@ def test_schema_keys_follow_the_code() -> None:
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)} | MODEL_KEYS
     assert set(ENCODER.fields) == train_keys
     tfidf_keys = set(inspect.signature(TfidfClassifier.__init__).parameters) - {"self"}
+    tfidf_keys |= {"kfold"}  # read by the stage (papercls.tfidf_stage), not the classifier
     assert set(SCHEMA.fields["tfidf"].fields) == tfidf_keys
     assert THRESHOLD_METHODS == METHODS
     assert ENSEMBLE_METHODS == ensemble.METHODS
+    assert set(SELECT_METRICS) == set(selection.SELECT_METRICS)
+    assert CLASS_WEIGHTS == tuple(train_config.CLASS_WEIGHTS)
     ens_keys = {f.name for f in dataclasses.fields(ensemble.EnsembleConfig)}
     assert set(SCHEMA.fields["ensemble"].fields) == ens_keys
     for value in MIXED_PRECISION:
