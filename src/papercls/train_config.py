@@ -26,7 +26,9 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = library default (all cores)
     max_grad_norm: float = 1.0
     eval_batch_size: int = 64
-    mixed_precision: str = "auto"  # auto (bf16/fp16 on CUDA, none on CPU) | no | bf16 | fp16
+    mixed_precision: str = (
+        "auto"  # auto (CUDA: bf16/fp16; CPU: bf16 where native) | no | bf16 | fp16
+    )
     select_best: bool = True  # final weights = best validation-F1 epoch (else the last epoch)
     checkpoint_dir: str | None = None  # default: <out_dir>/../<out_dir name>.ckpt
     keep_checkpoint: bool = False  # keep the checkpoint after success (k-fold: until all folds)
