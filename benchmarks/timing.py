@@ -119,3 +119,23 @@ def interleaved(
             outputs[name].append(out)
             totals[name].add(m)
     return outputs, totals
+
+
+def best_of(
+    methods: dict[str, Callable[[list[str]], Any]], texts: list[str], chunk: int, rounds: int
+) -> tuple[dict[str, list[Any]], dict[str, Totals]]:
+    """:func:`interleaved` ``rounds`` times: per method the least wall and the least CPU
+    seconds over the rounds (the load average of its fastest round by wall time), and the
+    outputs of the last round."""
+    best: dict[str, Totals] = {}
+    outputs: dict[str, list[Any]] = {}
+    for _ in range(max(1, rounds)):
+        outputs, totals = interleaved(methods, texts, chunk)
+        for name, t in totals.items():
+            b = best.get(name)
+            if b is None:
+                best[name] = t
+                continue
+            loads = t.loads if t.wall < b.wall else b.loads
+            best[name] = Totals(wall=min(b.wall, t.wall), cpu=min(b.cpu, t.cpu), loads=loads)
+    return outputs, best

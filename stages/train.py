@@ -1,7 +1,8 @@
 """DVC stage ``train@<name>``: fine-tune the baseline or topline encoder.
 
 Usage: python stages/train.py baseline|topline
-Reads the params.yaml section ``<name>`` and data/prepared/*.parquet; writes models/<name>/,
+Reads the params.yaml sections ``<name>`` and ``inference`` (the engine of the held-out and
+test predictions) and data/prepared/*.parquet; writes models/<name>/,
 predictions/<name>/{heldout,test}.parquet and metrics/<name>/history.csv. One MLflow run.
 """
 
@@ -28,9 +29,8 @@ def main(argv: list[str]) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with stage_run(
-        f"train@{name}", {name: params[name], "tracking": params.get("tracking")}
-    ) as run:
+    logged = {name: params[name], "inference": params.get("inference")}
+    with stage_run(f"train@{name}", {**logged, "tracking": params.get("tracking")}) as run:
         summary = run_training(
             name,
             params[name],
@@ -39,6 +39,7 @@ def main(argv: list[str]) -> int:
             predictions_dir=root / "predictions",
             metrics_dir=root / "metrics",
             on_epoch_end=run.log_epoch,
+            inference=params.get("inference"),
         )
         run.log_metrics(summary.metrics())
         run.log_artifact(root / "metrics" / name / "history.csv")

@@ -40,6 +40,9 @@ THRESHOLD_METHODS = ("f1", "prior", "fixed")  # papercls.thresholds.METHODS
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")  # papercls.training.TrainConfig
 SELECT_METRICS = ("pr_auc", "roc_auc", "log_loss", "best_f1", "f1")  # papercls.selection
 CLASS_WEIGHTS = ("none", "balanced")  # papercls.train_config.CLASS_WEIGHTS
+ENGINES = ("torch", "onnx")  # papercls.engine.ENGINES
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # papercls.engine.PRECISIONS
+ONNX_PRECISIONS = ("auto", "fp32", "int8")  # what engine onnx takes
 SEED_MAX = 2**31 - 1
 # Below 3 word pieces the tokenizer keeps only its two special tokens, or (0, 1) does not
 # truncate at all and training fails later with a tensor-size error.
@@ -157,6 +160,10 @@ SCHEMA = Group(
             required=True,
             nullable=True,
         ),
+        "inference": Group(
+            {"engine": Field(choice(ENGINES)), "precision": Field(choice(PRECISIONS))},
+            nullable=True,
+        ),
         "predict": Group(
             {
                 "model": Field(choice(MODELS), required=True),
@@ -186,6 +193,14 @@ def _cross_checks(params: dict[str, Any]) -> list[Problem]:
         allowed = ", ".join(models)
         problems.append(
             ("predict.model", f"got {model!r}; allowed values: evaluate.models ({allowed})")
+        )
+    inference = params.get("inference") or {}
+    engine = str(inference.get("engine", "torch")).strip().lower()
+    precision = str(inference.get("precision", "fp32")).strip().lower()
+    if engine == "onnx" and precision not in ONNX_PRECISIONS:
+        allowed = ", ".join(ONNX_PRECISIONS)
+        problems.append(
+            ("inference.precision", f"got {precision!r} with engine onnx; allowed: {allowed}")
         )
     folds = (params.get("preprocess") or {}).get("folds", 5)
     for name in ("baseline", "topline"):

@@ -46,12 +46,31 @@ class LoopParts:
         return self.accelerator.is_main_process
 
 
-def resolve_mixed_precision(value: str) -> str:
+def resolve_mixed_precision(value: str, caps=None) -> str:
+    """Accelerate's ``mixed_precision`` for a ``mixed_precision`` param. ``auto``: on CUDA bf16
+    (fp16 where the GPU lacks bf16); on CPU bf16 only where it is native
+    (:func:`papercls.hardware.resolve_precision`; ``caps``: a CpuCapabilities, default this
+    CPU), else "no" (fp32: exact, and the same on every CPU up to float rounding)."""
     if value != "auto":
         return value
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "no"
+    from papercls.hardware import resolve_precision
+
+    return "bf16" if resolve_precision("auto", caps) == "bf16" else "no"
+
+
+def make_accelerator(mixed_precision: str):
+    """An Accelerator with ``mixed_precision``. Accelerate keeps one precision per process and
+    refuses another; a later call in the same process (a second training with another
+    precision) resets that per-precision state first (not the distributed one)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    shared = AcceleratorState._shared_state
+    if shared and shared.get("_mixed_precision") not in (None, mixed_precision):
+        AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(mixed_precision=mixed_precision)
 
 
 def planned_epochs(epochs: int, min_steps: int, updates_per_epoch: int) -> int:
@@ -95,12 +114,11 @@ def prepare_loop(
 ) -> LoopParts:
     """Seed, tokenise once, build the loaders, the optimizer and the schedule, and hand them to
     Accelerate."""
-    from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup, set_seed
 
     weights = balanced_class_weights(train_df["label"]) if cfg.class_weight == "balanced" else None
     set_seed(cfg.seed)
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
+    accelerator = make_accelerator(resolve_mixed_precision(cfg.mixed_precision))
     max_length = resolve_max_length(tokenizer, cfg.max_length)
     keys = model_input_names(model)
     train_rows = tokenize_frame(tokenizer, train_df, max_length, keys)

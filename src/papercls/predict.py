@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from papercls.classifier import predict_probs
+from papercls.engine import Engine
 from papercls.io import atomic_path
 from papercls.metrics import predict_labels
 from papercls.threshold_file import read_threshold
@@ -123,11 +124,13 @@ def predict_csv(
     batch_size: int = 32,
     with_prob: bool = False,
     int8: bool = False,
+    engine: Engine | None = None,
+    onnx_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Classify any test-format CSV (uuid,title,abstract[,author][,Keywords]): validate it, build
     texts with the template (default: see :func:`default_template`), predict with the model in
     ``model_dir``, write ``out_path`` (uuid,label[,prob]) in input order. Returns the frame.
-    ``int8``: see :func:`papercls.classifier.predict_probs`."""
+    ``int8``, ``engine``, ``onnx_dir``: see :func:`papercls.classifier.predict_probs`."""
     from papercls.io import read_csv_checked
     from papercls.schema import TEST_OPTIONAL, TEST_REQUIRED, validate_test
     from papercls.text import build_texts, template_fields
@@ -136,7 +139,9 @@ def predict_csv(
     template_fields(template)
     df = validate_test(read_csv_checked(csv_path, TEST_REQUIRED, TEST_OPTIONAL), csv_path)
     texts = build_texts(df, template)
-    probs = predict_probs(model_dir, texts, max_length=max_length, batch_size=batch_size, int8=int8)
+    probs = predict_probs(
+        model_dir, texts, max_length, batch_size, int8=int8, engine=engine, onnx_dir=onnx_dir
+    )
     out = pd.DataFrame({"uuid": df["uuid"].tolist(), "label": predict_labels(probs, threshold)})
     if with_prob:
         out["prob"] = probs

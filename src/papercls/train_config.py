@@ -29,7 +29,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = library default (all cores)
     max_grad_norm: float = 1.0
     eval_batch_size: int = 64
-    mixed_precision: str = "auto"  # auto (bf16/fp16 on CUDA, none on CPU) | no | bf16 | fp16
+    mixed_precision: str = "auto"  # CUDA: bf16/fp16; CPU: bf16 where native | no | bf16 | fp16
     select_best: bool = True  # final weights = best epoch by select_metric (else the last epoch)
     select_metric: str = "pr_auc"  # criterion of early stopping and best epoch (papercls.selection)
     min_steps: int = 0  # minimum optimizer updates: epochs are raised to reach it; 0 = off

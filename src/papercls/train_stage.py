@@ -32,9 +32,10 @@ import torch
 from transformers import AutoTokenizer, set_seed
 
 from papercls.backbone import resolve_backbone
-from papercls.inference import predict_dir_proba
+from papercls.engine import Engine, from_params, predict_dir
 from papercls.kfold import clear_other_layouts, fold_dir, fold_ids, fold_mask, labelled_rows
 from papercls.models import build_baseline, build_topline
+from papercls.onnx_cache import cache_dir as onnx_cache_dir
 from papercls.params import section as params_section
 from papercls.selection import criterion
 from papercls.stage_io import heldout_frame, read_prepared, test_set_frame, write_predictions
@@ -116,6 +117,7 @@ class _Job:
     cfg: TrainConfig
     out_root: Path  # models/<name>
     ckpt_root: Path  # models/<name>.ckpt unless checkpoint_dir is set
+    engine: Engine = field(default_factory=Engine)  # of the held-out/test predictions
 
     def fit(
         self,
@@ -131,9 +133,16 @@ class _Job:
         return train(model, tokenizer, train_part, valid_df, cfg, out_dir, callback)
 
     def probs(self, model_dir: Path, texts: list[str]) -> np.ndarray:
-        """P(label == 1) from the model(s) saved in ``model_dir`` (k-fold root: fold mean)."""
-        return predict_dir_proba(
-            model_dir, texts, batch_size=self.cfg.eval_batch_size, progress=self.cfg.progress
+        """P(label == 1) from the model(s) saved in ``model_dir`` (k-fold root: fold mean),
+        with the ``inference`` engine (onnx: the export kept in ``models/<name>.onnx/``)."""
+        onnx_dir = onnx_cache_dir(self.out_root) / model_dir.relative_to(self.out_root)
+        return predict_dir(
+            model_dir,
+            texts,
+            self.engine,
+            batch_size=self.cfg.eval_batch_size,
+            progress=self.cfg.progress,
+            onnx_dir=onnx_dir,
         )
 
 
@@ -153,6 +162,7 @@ def run_training(
     predictions_dir: str | Path = "predictions",
     metrics_dir: str | Path = "metrics",
     on_epoch_end: EpochCallback | None = None,
+    inference: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> TrainSummary:
     """Train the encoder model ``name`` (baseline/topline) from its params section; write its
@@ -160,7 +170,9 @@ def run_training(
 
     ``on_epoch_end(epoch, metrics)``: per-epoch hook (tracking); in k-fold mode the metric names
     are prefixed ``fold_<k>/``. ``overrides``: TrainConfig fields for this run only (e.g.
-    ``max_epochs_this_run``, ``progress``).
+    ``max_epochs_this_run``, ``progress``). ``inference``: the params.yaml section that
+    chooses the engine of the held-out and test predictions (:func:`papercls.engine.from_params`;
+    None: torch fp32).
     """
     section = params_section(params, name)
     cfg = TrainConfig.from_params(section, **overrides)
@@ -174,6 +186,7 @@ def run_training(
         cfg=cfg,
         out_root=models_dir / name,
         ckpt_root=Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else models_dir / f"{name}.ckpt",
+        engine=from_params(inference),
     )
     frames = read_prepared(prepared_dir)
     if section.get("kfold", False):

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HELPERS = ("flops", "machine", "results", "dvc_repo")
+HELPERS = ("flops", "machine", "results", "dvc_repo", "timing")
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +94,24 @@ def test_tables(bench) -> None:
     md = bench.results.markdown_table(rows).splitlines()
     assert md[0].startswith("| benchmark |") and md[1].startswith("|---")
     assert "no CUDA \\| device" in md[3]
+
+
+def test_best_of_keeps_each_methods_least_wall_and_cpu(bench, monkeypatch) -> None:
+    # (wall, cpu, load) per call, in calling order: a, b in each round (one chunk per round;
+    # the turns rotate per chunk within a round)
+    clocks = iter([(3.0, 10.0, 1.0), (2.0, 1.0, 2.0), (1.0, 20.0, 3.0), (5.0, 0.5, 4.0)])
+
+    def fake_timed(fn):
+        m = bench.timing.Measure()
+        m.wall, m.cpu, m.load = next(clocks)
+        return fn(), m
+
+    monkeypatch.setattr(bench.timing, "timed", fake_timed)
+    methods = {"a": lambda part: len(part), "b": lambda part: -len(part)}
+    outputs, best = bench.timing.best_of(methods, list("abcde"), chunk=5, rounds=2)
+    assert outputs == {"a": [5], "b": [-5]}
+    assert (best["a"].wall, best["a"].cpu, best["a"].load) == (1.0, 10.0, 3.0)
+    assert (best["b"].wall, best["b"].cpu, best["b"].load) == (2.0, 0.5, 2.0)
 
 
 def test_stages_run(bench) -> None:
