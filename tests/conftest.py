@@ -104,6 +104,7 @@ def tiny_prepared_dir(tmp_path, tiny_corpus) -> Path:
         "n_test": len(tiny_corpus["test"]),
         "prior": float(labelled["label"].mean()),
         "sep": SEP,
+        "template": "{title} {sep} {Keywords} {sep} {abstract}",
     }
     (d / "meta.json").write_text(json.dumps(meta))
     return d
