@@ -213,6 +213,7 @@ def tiny_train_params() -> dict:
         "seed": 42,
         "threads": 0,
         "kfold": False,
+        "mixed_precision": "no",  # fp32 on every CPU ("auto" is bf16 where the CPU has it)
     }
 
 

@@ -111,8 +111,13 @@ def test_failure_mid_write_leaves_previous_file(tmp_path, monkeypatch):
 
 def test_tune_thresholds_writes_table_and_tuned(tmp_path):
     write_predictions(tmp_path)
-    params = {"method": "f1", "expected_rate": None, "expected_count": None,
-              "bootstrap": 200, "seed": 3}
+    params = {
+        "method": "f1",
+        "expected_rate": None,
+        "expected_count": None,
+        "bootstrap": 200,
+        "seed": 3,
+    }
     table = run_tune_thresholds(MODELS, params, 0.3, tmp_path / "predictions", tmp_path / "m")
     on_disk = json.loads((tmp_path / "m" / "thresholds.json").read_text())
     assert list(on_disk) == MODELS and on_disk == table
@@ -127,8 +132,11 @@ def test_tune_thresholds_writes_table_and_tuned(tmp_path):
         assert all(not isinstance(v, dict | list) for v in tuned.values())  # flat
 
     prior = run_tune_thresholds(
-        MODELS, {**params, "method": "prior", "expected_count": 40}, 0.3,
-        tmp_path / "predictions", tmp_path / "m",
+        MODELS,
+        {**params, "method": "prior", "expected_count": 40},
+        0.3,
+        tmp_path / "predictions",
+        tmp_path / "m",
     )
     for name in MODELS:
         tuned = json.loads((tmp_path / "m" / name / "tuned.json").read_text())
@@ -148,14 +156,22 @@ def test_stage_scripts_end_to_end(tmp_path, monkeypatch, capsys):
     write_predictions(tmp_path)
     params = {
         "evaluate": {"models": MODELS},
-        "thresholds": {"method": "prior", "expected_rate": None, "expected_count": None,
-                       "bootstrap": 100, "seed": 1, "fixed": 0.5},
+        "thresholds": {
+            "method": "prior",
+            "expected_rate": None,
+            "expected_count": None,
+            "bootstrap": 100,
+            "seed": 1,
+            "fixed": 0.5,
+        },
         "predict": {"model": "baseline", "output": "submission.csv"},
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     prepared = tmp_path / "data" / "prepared"
     prepared.mkdir(parents=True)
-    (prepared / "meta.json").write_text(json.dumps({"prior": 0.2, "n_test": 250}))
+    (prepared / "meta.json").write_text(
+        json.dumps({"prior": 0.2, "n_test": 250, "template": "{title} {sep} {abstract}"})
+    )
     pd.DataFrame({"uuid": [str(i) for i in range(250)], "text": ["t"] * 250}).to_parquet(
         prepared / "test.parquet"
     )

@@ -175,7 +175,9 @@ def test_predictions_for_other_rows_are_an_error_and_nothing_is_written(tmp_path
 
 def test_tune_thresholds_stage_writes_test_json(tmp_path, monkeypatch, capsys):
     _predictions(tmp_path, labelled=True)
-    (tmp_path / "data" / "prepared" / "meta.json").write_text(json.dumps({"prior": 0.4}))
+    (tmp_path / "data" / "prepared" / "meta.json").write_text(
+        json.dumps({"prior": 0.4, "template": "{title} {sep} {abstract}"})
+    )
     params = {
         "evaluate": {"models": MODELS},
         "thresholds": {"method": "f1", "bootstrap": 20, "seed": 0},

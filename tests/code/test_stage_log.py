@@ -41,7 +41,7 @@ def _workspace(root: Path, corpus: dict[str, pd.DataFrame], backbone: Path) -> P
     labelled = pd.concat([corpus["train"], corpus["valid"]])
     meta = {"n_train": len(corpus["train"]), "n_valid": len(corpus["valid"]),
             "n_test": len(corpus["test"]), "prior": float(labelled["label"].mean()),
-            "sep": "[SEP]"}  # fmt: skip
+            "sep": "[SEP]", "template": "{title} {sep} {abstract}"}  # fmt: skip
     (prepared / "meta.json").write_text(json.dumps(meta))
     stale = root / "models" / "baseline.ckpt" / "epoch-0001"
     stale.mkdir(parents=True)
