@@ -17,6 +17,7 @@ from typing import Any
 
 import benchmarks
 from benchmarks.config import ALL_BENCHMARKS, BENCH_DIR, EXECUTION_ORDER, SIZES
+from benchmarks.engines import METHODS as INFERENCE_METHODS
 from benchmarks.gpu import bench_gpu
 from benchmarks.inference import bench_inference
 from benchmarks.machine import environment
@@ -50,12 +51,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--infer-rows", type=int, default=None, help="testB rows for the inference benchmark"
     )
+    p.add_argument(
+        "--infer-methods",
+        default=None,
+        help="comma-separated subset of the inference methods (torch bf16, torch int8, onnx "
+        "fp32, onnx int8); torch fp32 and pipeline always run",
+    )
     p.add_argument("--keep-tmp", action="store_true", help="keep the scratch directory")
     args = p.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.only) - set(ALL_BENCHMARKS)
     if unknown:
         p.error(f"unknown benchmark(s) {sorted(unknown)}")
+    if args.infer_methods:
+        args.infer_methods = [m.strip() for m in args.infer_methods.split(",") if m.strip()]
+        unknown = set(args.infer_methods) - set(INFERENCE_METHODS)
+        if unknown:
+            p.error(f"unknown inference method(s) {sorted(unknown)}")
     return args
 
 
@@ -124,6 +136,8 @@ def main(argv: Sequence[str] | None = None, command: str = "python benchmarks/ru
     sizes = dict(SIZES["quick" if args.quick else "full"])
     if args.infer_rows:
         sizes["infer"] = args.infer_rows
+    if args.infer_methods:
+        sizes["infer_methods"] = args.infer_methods
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     signal.signal(signal.SIGTERM, _on_sigterm)
     started = dt.datetime.now(dt.UTC)

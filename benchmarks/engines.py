@@ -15,6 +15,7 @@ BATCH_SIZE = 64  # predict_proba's default and the train stage's eval_batch_size
 REFERENCE = "torch fp32"  # what agreement is measured against
 PEER = "pipeline"
 APPROXIMATE = ("torch bf16", "torch int8", "onnx int8")  # the 99.5% agreement bar applies
+METHODS = (REFERENCE, "torch bf16", "torch int8", "onnx fp32", "onnx int8", PEER)
 
 
 @dataclass
@@ -25,6 +26,13 @@ class Methods:
     run: dict[str, Callable[[list[str]], Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     export_seconds: float | None = None
+    wanted: tuple[str, ...] = METHODS  # --infer-methods; torch fp32 and pipeline always run
+
+    def want(self, name: str) -> bool:
+        if name in self.wanted or name in (REFERENCE, PEER):
+            return True
+        self.skipped[name] = "not asked for (--infer-methods)"
+        return False
 
 
 def _pipeline(model_dir: Path, device, max_length: int) -> Callable[[list[str]], Any]:
@@ -63,11 +71,15 @@ def _torch_methods(model, tokenizer, max_length: int, methods: Methods) -> None:
         return fn
 
     methods.run[REFERENCE] = run(model, "fp32")
-    if native_bf16(device):
+    if not methods.want("torch bf16"):
+        pass
+    elif native_bf16(device):
         methods.run["torch bf16"] = run(model, "bf16")
     else:
         methods.skipped["torch bf16"] = "no native bf16 here (emulated bf16 is slower than fp32)"
-    if device.type == "cpu":
+    if not methods.want("torch int8"):
+        pass
+    elif device.type == "cpu":
         methods.run["torch int8"] = run(quantize_int8(model), "fp32")
     else:
         methods.skipped["torch int8"] = "CPU only (fbgemm/x86 kernels)"
@@ -81,13 +93,16 @@ def _onnx_methods(model_dir: Path, tmp: Path, max_length: int, methods: Methods)
     from papercls.onnx_export import INT8_FILE, MODEL_FILE
     from papercls.onnx_inference import make_session, session_proba
 
+    names = [n for n in ("onnx fp32", "onnx int8") if methods.want(n)]
+    if not names:
+        return
     t0 = time.perf_counter()
     (leaf,) = ensure_export(model_dir, tmp / "onnx", int8=True)
     methods.export_seconds = time.perf_counter() - t0
     tokenizer = AutoTokenizer.from_pretrained(leaf)
     threads = torch.get_num_threads()  # the same cores as torch
-    for name, file in (("onnx fp32", MODEL_FILE), ("onnx int8", INT8_FILE)):
-        session = make_session(leaf / file, threads)
+    for name in names:
+        session = make_session(leaf / (MODEL_FILE if name == "onnx fp32" else INT8_FILE), threads)
 
         def fn(part: list[str], session=session):
             return session_proba(session, tokenizer, part, max_length, BATCH_SIZE, False)
@@ -95,15 +110,19 @@ def _onnx_methods(model_dir: Path, tmp: Path, max_length: int, methods: Methods)
         methods.run[name] = fn
 
 
-def build_methods(model, tokenizer, model_dir: Path, tmp: Path, max_length: int) -> Methods:
-    """Every method this machine runs: torch fp32/bf16/int8, ONNX Runtime fp32/int8 (on CPU)
-    and the transformers pipeline."""
-    methods = Methods()
+def build_methods(
+    model, tokenizer, model_dir: Path, tmp: Path, max_length: int, wanted=METHODS
+) -> Methods:
+    """Every method of ``wanted`` this machine runs: torch fp32/bf16/int8, ONNX Runtime
+    fp32/int8 (on CPU) and the transformers pipeline."""
+    methods = Methods(wanted=tuple(wanted))
     _torch_methods(model, tokenizer, max_length, methods)
     device = next(model.parameters()).device
     if device.type == "cpu":
         _onnx_methods(model_dir, tmp, max_length, methods)
     else:
-        methods.skipped["onnx fp32"] = methods.skipped["onnx int8"] = "CPU engine only"
+        for name in ("onnx fp32", "onnx int8"):
+            if methods.want(name):
+                methods.skipped[name] = "CPU engine only"
     methods.run[PEER] = _pipeline(model_dir, device, max_length)
     return methods

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.engines import APPROXIMATE, BATCH_SIZE, PEER, REFERENCE, Methods, build_methods
+from benchmarks.engines import (
+    APPROXIMATE,
+    BATCH_SIZE,
+    METHODS,
+    PEER,
+    REFERENCE,
+    Methods,
+    build_methods,
+)
 from benchmarks.flops import batch_work, infer_flops_per_sequence
 from benchmarks.inference_model import inference_model_dir
 from benchmarks.machine import cpu_facts
@@ -69,7 +77,8 @@ def measure_inference(sizes: dict[str, int], tmp: Path) -> InferenceRun:
     texts, data_note = inference_texts(sizes["infer"], params["preprocess"]["text_template"])
     model_dir, model_note = inference_model_dir(tmp, max_length, texts)
     model, tokenizer = load_classifier(model_dir)
-    methods = build_methods(model, tokenizer, model_dir, tmp, max_length)
+    wanted = sizes.get("infer_methods") or METHODS
+    methods = build_methods(model, tokenizer, model_dir, tmp, max_length, wanted)
     for fn in methods.run.values():
         fn(texts[:8])  # warm-up: first-call allocations, oneDNN kernel choice
     chunk, rounds = sizes["infer_chunk"], sizes.get("infer_rounds", 1)
@@ -114,12 +123,25 @@ def forward_work(run: InferenceRun) -> tuple[Any, dict[str, Any]]:
     return lengths, work
 
 
+def near_threshold(run: InferenceRun) -> float:
+    """The share of rows whose torch fp32 probability is within 0.1 of 0.5: how much room an
+    approximate engine has to flip labels."""
+    import numpy as np
+
+    return float(np.mean(np.abs(run.probs[REFERENCE] - 0.5) < 0.1))
+
+
 def engine_rows(run: InferenceRun) -> list[Row]:
     """One speed row and one agreement row per method, skipped methods named."""
     n, peer = len(run.texts), run.totals[PEER]
     rows = [
         Row(B, "CPU", run.cpu.split(" (")[0], note=run.cpu[len(run.cpu.split(" (")[0]) :]),
-        Row(B, "model", run.model_dir.name, note=run.model_note),
+        Row(
+            B,
+            "model",
+            run.model_dir.name,
+            note=f"{run.model_note}; {near_threshold(run):.0%} of rows within 0.1 of 0.5",
+        ),
     ]
     for name, t in run.totals.items():
         rows.append(
@@ -271,6 +293,7 @@ def inference_details(run: InferenceRun, lengths, work: dict[str, Any]) -> dict[
         "skipped": run.methods.skipped,
         "onnx_export_seconds": run.methods.export_seconds,
         "int8_engine": torch.backends.quantized.engine,
+        "rows_within_0.1_of_threshold": near_threshold(run),
         "mean_tokens_per_row": float(np.mean(lengths)),
         "rows_truncated_at_max_length": int((lengths >= run.max_length).sum()),
         "flops": {"formula_infer_per_sequence": "2*N*s + 4*L*d*s^2", **work},
