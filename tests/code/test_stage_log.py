@@ -30,7 +30,9 @@ LONG_FLOAT = re.compile(r"\d\.\d{5,}")
 def _workspace(root: Path, corpus: dict[str, pd.DataFrame], backbone: Path) -> Path:
     shutil.copy2(ROOT / "dvc.yaml", root / "dvc.yaml")  # marks the workspace root
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["baseline"].update(backbone=str(backbone), max_length=32, batch_size=16, epochs=1)
+    params["baseline"].update(
+        backbone=str(backbone), max_length=32, batch_size=16, epochs=1, min_steps=0
+    )
     params["evaluate"]["models"] = ["baseline"]
     params["thresholds"]["bootstrap"] = 50
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -86,7 +88,9 @@ def test_summary_lines_are_labelled_with_four_decimals(logs):
     for stage, proc in logs.items():
         long = [line for line in proc.stdout.splitlines() if LONG_FLOAT.search(line)]
         assert not long, (stage, long)
-    assert re.search(r"^baseline: best epoch 1, valid F1 \d\.\d{4}, ", logs["train"].stdout, re.M)
+    assert re.search(
+        r"^baseline: best epoch 1, valid pr_auc \d\.\d{4}, ", logs["train"].stdout, re.M
+    )
     assert re.search(
         r"^evaluate: baseline F1 \d\.\d{4}, ROC-AUC \d\.\d{4}, PR-AUC \d\.\d{4} "
         r"at threshold 0\.5000 \(24 held-out rows\)$",
