@@ -59,8 +59,8 @@ def _fold_probs(model_dir: Path, texts: list[str]) -> list[np.ndarray]:
 
 def test_every_stage_runs_to_the_end(repo: Path) -> None:
     ran = stages_run(repo.joinpath("repro.log").read_text())
-    assert ran == {"preprocess", "train_tfidf", "train@baseline", "train@topline", "evaluate",
-                   "tune_thresholds", "predict"}  # fmt: skip
+    assert ran == {"check_params", "preprocess", "train_tfidf", "train@baseline", "train@topline",
+                   "ensemble", "evaluate", "tune_thresholds", "predict"}  # fmt: skip
     sub = pd.read_csv(repo / "submission.csv")
     test = pd.read_csv(repo / "data" / "sample" / "test.csv")
     assert sub["uuid"].tolist() == test["uuid"].tolist()
@@ -97,7 +97,7 @@ def test_test_probabilities_are_the_fold_mean(repo: Path, name: str) -> None:
 
 
 def test_papercls_predict_reads_kfold_model_folders(repo: Path, tmp_path: Path) -> None:
-    from papercls.predict import predict_main
+    from papercls.predict_cli import predict_main
 
     thresholds = json.loads((repo / "metrics" / "thresholds.json").read_text())
     for name in ("tfidf", "topline"):

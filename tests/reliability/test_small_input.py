@@ -144,5 +144,6 @@ def test_validate_agrees_with_preprocess_on_every_small_file(tmp_path: Path, cap
         part = pd.read_parquet(tmp_path / "out" / "train.parquet")
         valid = pd.read_parquet(tmp_path / "out" / "valid.parquet")
         assert set(part["label"]) == {0, 1} and len(valid) >= 2
-        counts = part.groupby(["fold", "label"]).size()
+        pooled = pd.concat([part, valid])  # folds are stratified over every labelled row
+        counts = pooled.groupby(["fold", "label"]).size()
         assert len(counts) == 2 * folds, (n0, n1, folds)  # every fold holds both classes
