@@ -105,7 +105,8 @@ def test_papercls_predict_reads_kfold_model_folders(repo: Path, tmp_path: Path) 
         rc = predict_main(["--model-dir", str(repo / "models" / name), "--input",
                            str(repo / "data" / "sample" / "test.csv"), "--output", str(out),
                            "--threshold", str(thresholds[name]["threshold"]), "--with-prob",
-                           "--template", _template(repo)])  # fmt: skip
+                           "--template", _template(repo),
+                           "--precision", "fp32"])  # exact, as the pipeline; fmt: skip
         assert rc == 0
         got = pd.read_csv(out)
         pred = pd.read_parquet(repo / "predictions" / name / "test.parquet")
