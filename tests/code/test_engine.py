@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import fit_briefly
 
 from papercls import engine as eng
 from papercls import hardware, onnx_cache
@@ -91,24 +92,7 @@ def yaml_params() -> dict:
 
 
 def _fit(model, tokenizer, train: pd.DataFrame, steps: int = 30) -> None:
-    """A few AdamW steps on the tiny separable corpus, so that probabilities spread over
-    (0, 1) as a trained model's do (labels at 0.5 are then not decided by rounding)."""
-    from papercls import inference
-
-    enc = inference.encode(tokenizer, train["text"].tolist(), MAX_LENGTH)
-    keys = [k for k in enc if k in inference.model_input_names(model)]
-    labels = torch.tensor(train["label"].to_numpy())
-    gen = torch.Generator().manual_seed(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randperm(len(train), generator=gen)[:16].tolist()
-        batch = tokenizer.pad([{k: enc[k][i] for k in keys} for i in idx], return_tensors="pt")
-        loss = model(**batch, labels=labels[idx]).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    fit_briefly(model, tokenizer, train, MAX_LENGTH, steps)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from conftest import fit_briefly
 
 from papercls import inference, onnx_export, onnx_inference, onnx_quantize
 from papercls.models import build_baseline, build_topline
@@ -27,23 +28,7 @@ def one_torch_thread():
 
 
 def _fit(model, tokenizer, corpus: dict, steps: int = 30) -> None:
-    """A few AdamW steps on the tiny separable corpus, so that probabilities spread over
-    (0, 1) as a trained model's do (a random encoder gives every text nearly the same one)."""
-    train = corpus["train"]
-    enc = inference.encode(tokenizer, train["text"].tolist(), MAX_LENGTH)
-    keys = [k for k in enc if k in inference.model_input_names(model)]
-    labels = torch.tensor(train["label"].to_numpy())
-    gen = torch.Generator().manual_seed(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randperm(len(train), generator=gen)[:16].tolist()
-        batch = tokenizer.pad([{k: enc[k][i] for k in keys} for i in idx], return_tensors="pt")
-        loss = model(**batch, labels=labels[idx]).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    fit_briefly(model, tokenizer, corpus["train"], MAX_LENGTH, steps)
 
 
 def _save(model, backbone: Path, out: Path, corpus: dict) -> Path:
