@@ -43,7 +43,10 @@ Every module imports only the standard library at module level, so loading is fa
 transformers and papercls are imported inside the functions that need them.
 
 Run by hand, outside ``run.py``: ``python -m benchmarks.precision_training`` (bf16 against
-fp32 training on this CPU, on real labelled MAG titles; see that module).
+fp32 training on this CPU, on real labelled MAG titles; see that module), and
+``python -m benchmarks.real_data``: the whole pipeline on the real MAG titles (train.csv ->
+eval.csv) through params overrides, per variant, beside a plain ``Trainer`` and TF-IDF
+(README "Results on real data"; the measured table is in ``benchmarks/real_data_results.md``).
 
 Real data (testB, MAG titles) is read from ../shared/data, or from $PAPERCLS_SHARED_DATA.
 """

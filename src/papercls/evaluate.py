@@ -224,6 +224,7 @@ def run_tune_thresholds(
     metrics_dir: str | Path = "metrics",
     figures_dir: str | Path | None = None,
     prepared_test: str | Path | None = None,
+    figures: bool = True,
 ) -> ThresholdTable:
     """Choose each model's threshold (``params`` is the ``thresholds`` section) and write
     metrics/thresholds.json ({model: choose_threshold(...)}, rounded by round_entry),
@@ -231,8 +232,8 @@ def run_tune_thresholds(
     (default: plots/figures beside ``metrics_dir``). With ``prepared_test``
     (data/prepared/test.parquet) also metrics/<model>/test.json: the test figures at 0.5 and
     at the chosen threshold when that file has labels, else ``{"labelled": false}``. Returns
-    the table with ``.figures``, ``.tuned`` and ``.test`` (the figures written)."""
-    from papercls.figures import render_threshold_figures
+    the table with ``.figures``, ``.tuned`` and ``.test`` (the figures written).
+    ``figures=False`` draws no figure (and needs no matplotlib)."""
 
     if not models:
         raise ValueError("evaluate.models is empty: name at least one model")
@@ -264,7 +265,11 @@ def run_tune_thresholds(
         if name in test_figs:
             write_json(test_figs[name], metrics_dir / name / "test.json")
     write_json(table, metrics_dir / "thresholds.json")
+    if not figures:
+        return ThresholdTable(table, [], tuned, test_figs)
+    from papercls.figures import render_threshold_figures
+
     fig_dir = metrics_dir.parent / "plots" / "figures" if figures_dir is None else figures_dir
     held = {m: frames[m][0] for m in models}
-    figures = render_threshold_figures(fig_dir, held, tuned)
-    return ThresholdTable(table, figures, tuned, test_figs)
+    pngs = render_threshold_figures(fig_dir, held, tuned)
+    return ThresholdTable(table, pngs, tuned, test_figs)
