@@ -114,3 +114,27 @@ def test_train_stage_kfold_writes_oof_and_test_mean_and_logs_numbers(
     assert metrics["best_epoch"] == pytest.approx(np.mean([s["best_epoch"] for s in states]))
     assert metrics["best_valid_pr_auc"] == pytest.approx(np.mean([s["best_score"] for s in states]))
     assert "best epoch [" in capsys.readouterr().out
+
+
+def test_two_trainings_in_one_process_with_different_precisions(
+    tmp_path, tiny_bert_dir, tiny_prepared_dir, tiny_train_params
+):
+    """Accelerate keeps one mixed precision per process; a library user (or a test session)
+    training fp32 then bf16 then fp32 again must get each, not "already initialized"."""
+    from accelerate.state import AcceleratorState
+
+    from papercls.train_stage import run_training
+
+    section = {**tiny_train_params, "backbone": str(tiny_bert_dir), "epochs": 1,
+               "threads": 1, "max_length": 32}  # fmt: skip
+    seen = []
+    for i, precision in enumerate(("no", "bf16", "no")):
+        out = tmp_path / f"run{i}"
+        summary = run_training("baseline", {**section, "mixed_precision": precision},
+                               tiny_prepared_dir, out / "models", out / "predictions",
+                               out / "metrics", progress=False)  # fmt: skip
+        assert summary.completed
+        seen.append(AcceleratorState._shared_state.get("_mixed_precision"))
+        probs = pd.read_parquet(summary.test)["prob"].to_numpy()
+        assert np.isfinite(probs).all() and len(probs) == 20
+    assert seen == ["no", "bf16", "no"]
