@@ -86,7 +86,10 @@ def load_classifier(model_dir: str | Path, device: str | torch.device | None = N
     check_model_files(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     # safetensors only: a directory holding just a pickled pytorch_model.bin is refused
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
+    # fp32 whatever the files store: the engines' precisions (bf16, int8) start from fp32
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, use_safetensors=True, dtype=torch.float32
+    )
     model.to(torch.device(device) if device is not None else default_device())
     model.eval()
     return model, tokenizer

@@ -98,7 +98,10 @@ class FusedHeadForSequenceClassification(PreTrainedModel):
 
         ``head_kwargs``: head_hidden, mean_weight, cls_weight, head_dropout (FusedHeadConfig).
         """
-        encoder = AutoModel.from_pretrained(backbone_dir)
+        # fp32 master weights, whatever the checkpoint stores (transformers 5 keeps a saved
+        # fp16/bf16 dtype by default; pure half-precision training diverges); mixed precision
+        # is autocast's job (``mixed_precision``)
+        encoder = AutoModel.from_pretrained(backbone_dir, dtype=torch.float32)
         encoder_dict = encoder.config.to_dict()
         # where the backbone was loaded from is no part of the model: an absolute path here
         # would leak the user's home into config.json and make the saved model's hash depend
@@ -169,6 +172,7 @@ def build_baseline(backbone_dir: str) -> PreTrainedModel:
             id2label=dict(ID2LABEL),
             label2id=dict(LABEL2ID),
             output_loading_info=True,
+            dtype=torch.float32,  # fp32 master weights (see FusedHead...from_encoder)
         )
     if not only_new_head_missing(model, info):
         emit(reports)

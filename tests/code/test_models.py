@@ -233,3 +233,24 @@ def test_resolve_backbone(tiny_bert_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(BackboneNotFoundError, match="local directory"):
         resolve_backbone("papercls-test/no-such-model")
+
+
+def test_half_precision_checkpoints_load_as_fp32(tiny_bert_dir, tmp_path):
+    """A backbone or a classifier saved in fp16 (common on the hub) is trained and run with
+    fp32 weights: transformers 5 would otherwise keep fp16 and AdamW steps diverge to NaN."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from papercls.inference import load_classifier
+    from papercls.models import build_baseline, build_topline
+
+    half = tmp_path / "half"
+    AutoModel.from_pretrained(tiny_bert_dir, dtype=torch.float16).save_pretrained(half)
+    AutoTokenizer.from_pretrained(tiny_bert_dir).save_pretrained(half)
+    assert AutoModel.from_pretrained(half).dtype == torch.float16  # what the files hold
+    for model in (build_baseline(str(half)), build_topline(str(half))):
+        assert {p.dtype for p in model.parameters()} == {torch.float32}
+    clf = tmp_path / "clf"
+    build_baseline(str(half)).half().save_pretrained(clf)
+    AutoTokenizer.from_pretrained(tiny_bert_dir).save_pretrained(clf)
+    model, _ = load_classifier(clf, device="cpu")
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
