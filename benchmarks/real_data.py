@@ -40,7 +40,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package, also when run as a script
 
-MODELS = ("tfidf", "baseline", "topline", "ensemble")
 ENCODERS = ("baseline", "topline")
 COMMON = ["baseline.max_length=64", "topline.max_length=64"]
 EPOCHS3 = ["baseline.epochs=3", "topline.epochs=3"]
@@ -51,7 +50,6 @@ VARIANTS: dict[str, list[str]] = {
     "kfold": KFOLD,
     "kfold-epochs3": KFOLD + EPOCHS3,
     "kfold-epochs3-lr5e-5": KFOLD + EPOCHS3 + ["baseline.lr=5.0e-5", "topline.lr=5.0e-5"],
-    "kfold-epochs5": KFOLD + ["baseline.epochs=5", "topline.epochs=5"],
 }
 
 
