@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import shutil
 import sys
 import tempfile
@@ -38,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))  # this checkout's package, also when run as a script
+# this checkout's package and benchmarks, also when run as a script
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 ENCODERS = ("baseline", "topline")
 COMMON = ["baseline.max_length=64", "topline.max_length=64"]
@@ -56,14 +56,9 @@ VARIANTS: dict[str, list[str]] = {
 def device_line() -> str:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks.machine import cpu_facts
+
+    cpu = cpu_facts()["model"]
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     return f"CPU {cpu} ({torch.get_num_threads()} torch threads); {gpu}; torch {torch.__version__}"
 
