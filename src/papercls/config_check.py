@@ -37,7 +37,7 @@ TRAINED = ("tfidf", "baseline", "topline")  # what the train stages produce (dvc
 MODELS = (*TRAINED, "ensemble")  # every model with predictions (the ensemble stage adds one)
 ENSEMBLE_METHODS = ("mean", "logit", "rank")  # papercls.ensemble.METHODS
 THRESHOLD_METHODS = ("f1", "prior", "fixed")  # papercls.thresholds.METHODS
-MIXED_PRECISION = ("auto", "no", "bf16", "fp16")  # papercls.training.TrainConfig
+MIXED_PRECISION = ("fp32", "auto", "bf16", "fp16", "no")  # papercls.train_config; "no" = fp32 (old spelling)
 SELECT_METRICS = ("pr_auc", "roc_auc", "log_loss", "best_f1", "f1")  # papercls.selection
 CLASS_WEIGHTS = ("none", "balanced")  # papercls.train_config.CLASS_WEIGHTS
 ENGINES = ("torch", "onnx")  # papercls.engine.ENGINES
@@ -62,6 +62,15 @@ def _template(value: Any) -> str | None:
     except (ValueError, IndexError, KeyError, AttributeError) as exc:
         return str(exc) if str(exc).startswith("text_template") else f"not a usable template: {exc}"
     return None
+
+
+def _mixed_precision(value: Any) -> str | None:
+    if isinstance(value, bool):  # an unquoted no / off / false in YAML
+        return (
+            f"got {shown(value)}, a YAML boolean (an unquoted no reads as false, and "
+            "`dvc exp run -S` drops the quotes of \"no\"); write fp32 for full precision"
+        )
+    return choice(MIXED_PRECISION)(value)
 
 
 SEED = Field(integer(0, SEED_MAX))
@@ -92,7 +101,7 @@ ENCODER = Group(
         "threads": Field(integer(0, note=" (0: all cores)")),
         "max_grad_norm": Field(number(0)),
         "eval_batch_size": Field(integer(1)),
-        "mixed_precision": Field(choice(MIXED_PRECISION)),
+        "mixed_precision": Field(_mixed_precision),
         "select_best": Field(boolean()),
         "select_metric": Field(choice(SELECT_METRICS)),
         "min_steps": Field(integer(0, note=" (0: off)")),

@@ -50,7 +50,10 @@ def resolve_mixed_precision(value: str, caps=None) -> str:
     """Accelerate's ``mixed_precision`` for a ``mixed_precision`` param. ``auto``: on CUDA bf16
     (fp16 where the GPU lacks bf16); on CPU bf16 only where it is native
     (:func:`papercls.hardware.resolve_precision`; ``caps``: a CpuCapabilities, default this
-    CPU), else "no" (fp32: exact, and the same on every CPU up to float rounding)."""
+    CPU), else "no" (fp32: exact, and the same on every CPU up to float rounding). "fp32" is
+    the params' spelling of Accelerate's "no" (a value that stays a string through YAML)."""
+    if value in ("fp32", "no"):
+        return "no"
     if value != "auto":
         return value
     if torch.cuda.is_available():

@@ -29,7 +29,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = library default (all cores)
     max_grad_norm: float = 1.0
     eval_batch_size: int = 64
-    mixed_precision: str = "auto"  # CUDA: bf16/fp16; CPU: bf16 where native | no | bf16 | fp16
+    mixed_precision: str = "auto"  # CUDA: bf16/fp16; CPU: bf16 where native | fp32 (or no) | bf16 | fp16
     select_best: bool = True  # final weights = best epoch by select_metric (else the last epoch)
     select_metric: str = "pr_auc"  # criterion of early stopping and best epoch (papercls.selection)
     min_steps: int = 0  # minimum optimizer updates: epochs are raised to reach it; 0 = off
@@ -66,8 +66,8 @@ class TrainConfig:
             raise ValueError("batch_size and grad_accum must be >= 1")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError("warmup_ratio must be in [0, 1)")
-        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
-            raise ValueError("mixed_precision must be one of auto, no, bf16, fp16")
+        if self.mixed_precision not in ("fp32", "auto", "no", "bf16", "fp16"):
+            raise ValueError("mixed_precision must be one of fp32, auto, bf16, fp16 (no = fp32)")
         check_select_metric(self.select_metric)
         if self.min_steps < 0:
             raise ValueError(f"min_steps must be >= 0, got {self.min_steps}")

@@ -95,7 +95,13 @@ BAD = {
         "baseline.mixed_precision",
         "fp8",
         "baseline.mixed_precision",
-        ["allowed values: auto, no, bf16, fp16"],
+        ["allowed values: fp32, auto, bf16, fp16"],
+    ),
+    "mixed-precision-yaml-boolean": (  # an unquoted `no`, as `dvc exp run -S` writes it
+        "baseline.mixed_precision",
+        False,
+        "baseline.mixed_precision",
+        ["YAML boolean", "write fp32"],
     ),
     "models-unknown": (
         "evaluate.models",
