@@ -87,7 +87,7 @@ def make_tiny_repo(dest: Path) -> Path:
     max_length 32, 160 generated rows), as tests/pipeline/test_dvc_pipeline.py builds."""
     import yaml
 
-    from papercls.sample import write_sample
+    from papercls.synthetic.sample import write_sample
 
     dest.mkdir(parents=True)
     for name in ("dvc.yaml", ".gitignore", ".dvcignore"):

@@ -24,8 +24,8 @@ def torch_profile(model, tokenizer, texts: list[str], max_length: int, bf16: boo
     """Self CPU microseconds per torch operator over one predict_proba call."""
     from torch.profiler import ProfilerActivity, profile
 
-    from papercls.engine import precision_context
-    from papercls.inference import predict_proba
+    from papercls.inference.encoder import predict_proba
+    from papercls.inference.engine import precision_context
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         with precision_context("bf16" if bf16 else "fp32", "cpu"):
@@ -37,7 +37,7 @@ def onnx_profile(graph: Path, tokenizer, texts: list[str], max_length: int, tmp:
     """Microseconds per ONNX operator type over one session_proba call."""
     import onnxruntime as ort
 
-    from papercls.onnx_inference import session_proba
+    from papercls.inference.onnx.runtime import session_proba
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.inference_model import inference_model_dir
     from benchmarks.workload import inference_texts, load_project_params
-    from papercls.engine import native_bf16
     from papercls.hardware import cpu_capabilities
-    from papercls.inference import load_classifier
-    from papercls.onnx_cache import ensure_export
-    from papercls.onnx_export import INT8_FILE, MODEL_FILE
+    from papercls.inference.encoder import load_classifier
+    from papercls.inference.engine import native_bf16
+    from papercls.inference.onnx.cache import ensure_export
+    from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE
 
     print(f"CPU: {cpu_capabilities().summary()}")
     params = load_project_params()

@@ -1,5 +1,5 @@
 """The inference methods the benchmark times, each a function ``texts -> P(label 1)``: ours with
-every engine and precision of :mod:`papercls.engine` that this machine runs, and transformers'
+every engine and precision of :mod:`papercls.inference.engine` that this machine runs, and transformers'
 ``pipeline("text-classification")``, all with the same batch size. Models are loaded, quantised
 and exported before timing starts."""
 
@@ -58,8 +58,8 @@ def _pipeline(model_dir: Path, device, max_length: int) -> Callable[[list[str]],
 
 
 def _torch_methods(model, tokenizer, max_length: int, methods: Methods) -> None:
-    from papercls.engine import native_bf16, precision_context
-    from papercls.inference import predict_proba, quantize_int8
+    from papercls.inference.encoder import predict_proba, quantize_int8
+    from papercls.inference.engine import native_bf16, precision_context
 
     device = next(model.parameters()).device
 
@@ -89,9 +89,9 @@ def _onnx_methods(model_dir: Path, tmp: Path, max_length: int, methods: Methods)
     import torch
     from transformers import AutoTokenizer
 
-    from papercls.onnx_cache import ensure_export
-    from papercls.onnx_export import INT8_FILE, MODEL_FILE
-    from papercls.onnx_inference import make_session, session_proba
+    from papercls.inference.onnx.cache import ensure_export
+    from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE
+    from papercls.inference.onnx.runtime import make_session, session_proba
 
     names = [n for n in ("onnx fp32", "onnx int8") if methods.want(n)]
     if not names:

@@ -39,7 +39,7 @@ def measure_gpu(sizes: dict[str, int], tmp: Path, backbone: str) -> dict[str, An
     """Train with ``mixed_precision: auto``, then time predict_proba under bf16 autocast."""
     import torch
 
-    from papercls.inference import load_classifier, predict_proba
+    from papercls.inference.encoder import load_classifier, predict_proba
 
     params = load_project_params()
     section = {**params["baseline"], "backbone": backbone, "mixed_precision": "auto"}

@@ -68,7 +68,7 @@ def measure_inference(sizes: dict[str, int], tmp: Path) -> InferenceRun:
     import numpy as np
 
     from papercls.hardware import cpu_capabilities
-    from papercls.inference import load_classifier
+    from papercls.inference.encoder import load_classifier
 
     cpu = cpu_capabilities().summary()
     log(f"inference: CPU {cpu}")
@@ -107,7 +107,7 @@ def forward_work(run: InferenceRun) -> tuple[Any, dict[str, Any]]:
     within each chunk)."""
     import numpy as np
 
-    from papercls.inference import encode
+    from papercls.inference.encoder import encode
 
     ids = encode(run.tokenizer, run.texts, run.max_length)["input_ids"]
     lengths = np.array([len(x) for x in ids])

@@ -26,8 +26,8 @@ def fit_head(model, tokenizer, csv: Path, n: int, max_length: int) -> None:
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    from papercls import inference
-    from papercls.text import build_texts
+    from papercls.data.text import build_texts
+    from papercls.inference import encoder as inference
 
     df = pd.read_csv(csv, dtype=str, keep_default_na=False).head(n)
     enc = inference.encode(tokenizer, build_texts(df, HEAD_TEMPLATE), max_length)
@@ -48,7 +48,7 @@ def centre_head(model, tokenizer, texts: list[str], max_length: int) -> None:
     import numpy as np
     import torch
 
-    from papercls.inference import predict_proba
+    from papercls.inference.encoder import predict_proba
 
     p = predict_proba(model, tokenizer, texts, max_length, 64, False)
     logit = np.log(np.clip(p, 1e-12, 1)) - np.log(np.clip(1 - p, 1e-12, 1))
@@ -63,8 +63,8 @@ def minilm_baseline(
     saved as the train stage saves a model (the tokenizer carries ``max_length``)."""
     from transformers import AutoTokenizer, set_seed
 
-    from papercls.backbone import resolve_backbone
-    from papercls.models import build_baseline
+    from papercls.models.backbone import resolve_backbone
+    from papercls.models.fused_head import build_baseline
 
     backbone = resolve_backbone("minilm")
     set_seed(0)

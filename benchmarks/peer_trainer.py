@@ -79,7 +79,7 @@ def train_peer(section: dict[str, Any], backbone_dir: str, train_df, valid_df, o
         set_seed,
     )
 
-    from papercls.training import TrainConfig
+    from papercls.training.loop import TrainConfig
 
     cfg = TrainConfig.from_params(section, epochs=1)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -6,7 +6,7 @@
 Real labelled MAG titles (mag/train.csv of ../shared/data or $PAPERCLS_SHARED_DATA, the
 first ``--rows`` rows) are prepared with the project's preprocess (template, stratified
 validation split); MiniLM is then fine-tuned with the project's training loop
-(``papercls.training.train``, params.yaml's baseline settings except length and epochs) with
+(``papercls.training.loop.train``, params.yaml's baseline settings except length and epochs) with
 ``mixed_precision: no`` (fp32) and with ``bf16`` (autocast on CPU), each in a fresh process
 (Accelerate keeps one precision per process), taking turns for ``--rounds`` rounds. Printed per
 precision: the best training samples/s (wall) and samples per CPU-second of the rounds, and the
@@ -36,7 +36,7 @@ def _frames(rows: int, tmp: Path) -> tuple[Any, Any]:
     import pandas as pd
 
     from benchmarks.workload import load_project_params
-    from papercls.preprocess import prepare_frames
+    from papercls.data.preprocess import prepare_frames
 
     train_csv, test_csv = tmp / "train.csv", tmp / "test.csv"
     pd.read_csv(MAG_TRAIN, dtype=str, keep_default_na=False).head(rows).to_csv(
@@ -55,11 +55,11 @@ def run_one(precision: str, rows: int, max_length: int, epochs: int) -> dict[str
     from transformers import AutoTokenizer, set_seed
 
     from benchmarks.workload import load_project_params
-    from papercls.backbone import resolve_backbone
-    from papercls.inference import predict_dir_proba
-    from papercls.models import build_baseline
-    from papercls.train_config import TrainConfig
-    from papercls.training import train
+    from papercls.inference.encoder import predict_dir_proba
+    from papercls.models.backbone import resolve_backbone
+    from papercls.models.fused_head import build_baseline
+    from papercls.training.config import TrainConfig
+    from papercls.training.loop import train
 
     section = dict(load_project_params()["baseline"])
     backbone = resolve_backbone(section.pop("backbone"))

@@ -20,7 +20,7 @@ from benchmarks.workload import load_project_params
 _PREPROCESS_CHILD = """
 import json, re, sys, time
 t0 = time.perf_counter()
-from papercls.preprocess import run_preprocess
+from papercls.data.preprocess import run_preprocess
 t1 = time.perf_counter()
 meta = run_preprocess(sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]))
 t2 = time.perf_counter()
@@ -43,7 +43,7 @@ def run_child(cmd: list[str], cwd: Path) -> tuple[str, float]:
 
 def measure_preprocess(sizes: dict[str, int], tmp: Path) -> dict[str, Any]:
     """Generate the corpus, preprocess it in a child process; return the details."""
-    from papercls.sample import generate
+    from papercls.synthetic.sample import generate
 
     n, n_test = sizes["corpus"], sizes["corpus_test"]
     data = tmp / "corpus"

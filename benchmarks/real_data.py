@@ -82,12 +82,12 @@ def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 def run_pipeline(params: dict[str, Any], work: Path) -> dict[str, float]:
     """The stages' functions in dvc.yaml's order under ``work``; returns seconds per stage."""
-    from papercls.config_check import check_params
-    from papercls.ensemble import ensemble_config, run_ensemble
-    from papercls.evaluate import load_prior, run_tune_thresholds
-    from papercls.preprocess import run_preprocess
-    from papercls.tfidf_stage import run_tfidf
-    from papercls.train_stage import run_training
+    from papercls.config.check import check_params
+    from papercls.data.preprocess import run_preprocess
+    from papercls.evaluation.ensemble import ensemble_config, run_ensemble
+    from papercls.evaluation.evaluate import load_prior, run_tune_thresholds
+    from papercls.training.stage import run_training
+    from papercls.training.tfidf_stage import run_tfidf
 
     problems = check_params(params)
     if problems:
@@ -139,7 +139,7 @@ def model_row(work: Path, model: str) -> dict[str, Any]:
     """A model's eval figures from metrics/<model>/test.json, plus the oracle F1."""
     import pandas as pd
 
-    from papercls.thresholds import best_f1_threshold
+    from papercls.evaluation.thresholds import best_f1_threshold
 
     test = json.loads((work / "metrics" / model / "test.json").read_text())
     probs = pd.read_parquet(work / "predictions" / model / "test.parquet")
@@ -166,9 +166,9 @@ def trainer_anchor(params: dict[str, Any], backbone: str, out: Path) -> dict[str
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, set_seed
 
     from benchmarks.peer_trainer import _padded_dataset, _training_args
-    from papercls.metrics import classification_metrics
-    from papercls.thresholds import best_f1_threshold
-    from papercls.train_config import TrainConfig
+    from papercls.evaluation.metrics import classification_metrics
+    from papercls.evaluation.thresholds import best_f1_threshold
+    from papercls.training.config import TrainConfig
 
     prepared = out / "data" / "prepared"
     labelled = pd.concat([pd.read_parquet(prepared / f"{s}.parquet") for s in ("train", "valid")])
@@ -248,8 +248,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run_variant(variant: str, base: dict, overrides: list[str], keep: Path) -> list[dict]:
     """One variant (or the ``trainer`` anchor) in a scratch folder; its rows. A pipeline
     variant's prediction files and test.json are kept in ``keep`` (flat: <model>_<split>.*)."""
-    from papercls.backbone import resolve_backbone
-    from papercls.preprocess import run_preprocess
+    from papercls.data.preprocess import run_preprocess
+    from papercls.models.backbone import resolve_backbone
 
     with tempfile.TemporaryDirectory(prefix="real-data-") as tmp:
         work = Path(tmp)
@@ -286,7 +286,7 @@ def run_variant(variant: str, base: dict, overrides: list[str], keep: Path) -> l
 
 
 def main(argv: list[str] | None = None) -> int:
-    from papercls.params import load_params
+    from papercls.config.params import load_params
 
     args = parse_args(argv)
     start = time.perf_counter()

@@ -12,8 +12,8 @@ For each learning rate, three variants:
   c  b + balanced:  as b with class_weight balanced
 
 Reported on the eval rows: F1 at the threshold tuned on the held-out (validation) predictions
-(``papercls.thresholds.best_f1_threshold``, what ``thresholds.method: f1`` uses), F1 at 0.5,
-ROC-AUC and PR-AUC (``papercls.metrics``), with the epochs run, the best epoch and seconds.
+(``papercls.evaluation.thresholds.best_f1_threshold``, what ``thresholds.method: f1`` uses), F1 at 0.5,
+ROC-AUC and PR-AUC (``papercls.evaluation.metrics``), with the epochs run, the best epoch and seconds.
 
     python benchmarks/real_data_small.py [--rows 400] [--eval-rows 1000] [--lrs 5e-5 1e-4]
 """
@@ -58,7 +58,7 @@ def prepare(data: Path, work: Path, rows: int, eval_rows: int, seed: int) -> pd.
     labels by uuid."""
     from sklearn.model_selection import train_test_split
 
-    from papercls.preprocess import run_preprocess
+    from papercls.data.preprocess import run_preprocess
 
     train = pd.read_csv(data / "train.csv", dtype=str, keep_default_na=False)
     sub, _ = train_test_split(train, train_size=rows, random_state=seed, stratify=train["label"])
@@ -72,9 +72,9 @@ def prepare(data: Path, work: Path, rows: int, eval_rows: int, seed: int) -> pd.
 
 
 def run_one(work: Path, tag: str, section: dict[str, Any], eval_y: pd.Series) -> dict[str, Any]:
-    from papercls.metrics import classification_metrics
-    from papercls.thresholds import best_f1_threshold
-    from papercls.train_stage import run_training
+    from papercls.evaluation.metrics import classification_metrics
+    from papercls.evaluation.thresholds import best_f1_threshold
+    from papercls.training.stage import run_training
 
     out = work / tag
     t0 = time.perf_counter()

@@ -50,7 +50,7 @@ def random_head_model(dest: Path, max_length: int) -> Path:
     train stage saves a model (tokenizer limited to ``max_length``)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
-    from papercls.backbone import default_backbone_dir
+    from papercls.models.backbone import default_backbone_dir
 
     set_seed(0)
     src = default_backbone_dir()
@@ -63,7 +63,7 @@ def random_head_model(dest: Path, max_length: int) -> Path:
 
 def choose_model(args: argparse.Namespace, tmp: Path) -> tuple[Path, float, str]:
     """(model directory, threshold, what it is)."""
-    from papercls.predict import load_threshold
+    from papercls.inference.predict import load_threshold
 
     if args.model_dir is None and (ROOT / "models" / "topline" / "config.json").is_file():
         args.model_dir = ROOT / "models" / "topline"
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from benchmarks.machine import cpu_facts
-    from papercls.params import load_params
+    from papercls.config.params import load_params
     from papercls.tracking.serving import EXAMPLE_ROWS
 
     cpu = cpu_facts()

@@ -13,7 +13,7 @@ def measure_bootstrap(n: int, repeats: int) -> list[float]:
     ``repeats`` times."""
     import numpy as np
 
-    from papercls.thresholds import bootstrap_best_f1
+    from papercls.evaluation.thresholds import bootstrap_best_f1
 
     rng = np.random.default_rng(9)
     y = rng.integers(0, 2, n)

@@ -1,4 +1,4 @@
-"""1. training: our loop (``papercls.training.train``) against a plain ``Trainer`` fine-tune
+"""1. training: our loop (``papercls.training.loop.train``) against a plain ``Trainer`` fine-tune
 (benchmarks.peer_trainer) on the same rows; samples/s, validation F1, and the share of the
 CPU's peak fp32 FLOP rate reached."""
 
@@ -26,7 +26,7 @@ _NOT_JSON = ("lengths", "batches", "model", "cfg")  # keys of our run kept out o
 
 
 class _ClockSpy:
-    """Stands in for the ``time`` module inside papercls.training during one ``train()`` call.
+    """Stands in for the ``time`` module inside papercls.training.loop during one ``train()`` call.
     Its loop timer calls ``perf_counter()`` at the start and end of each epoch's batches; the
     spy also notes the process CPU clock at those instants, so the loop's CPU seconds come from
     the same two points as its wall seconds."""
@@ -54,10 +54,10 @@ def train_ours(section: dict[str, Any], backbone_dir: str, train_df, valid_df, o
     import numpy as np
     from transformers import AutoTokenizer, set_seed
 
-    import papercls.training as training_module
-    from papercls.inference import encode
-    from papercls.models import build_baseline
-    from papercls.training import LengthGroupedBatchSampler, TrainConfig, train
+    import papercls.training.loop as training_module
+    from papercls.inference.encoder import encode
+    from papercls.models.fused_head import build_baseline
+    from papercls.training.loop import LengthGroupedBatchSampler, TrainConfig, train
 
     cfg = TrainConfig.from_params(  # exactly one epoch, as the peer (no min_steps raise)
         section,
@@ -118,7 +118,7 @@ class TrainingRuns:
 
 def measure_training(sizes: dict[str, int], tmp: Path) -> TrainingRuns:
     """Ours and the peer take turns ``sizes["rounds"]`` times on the same rows."""
-    from papercls.backbone import resolve_backbone
+    from papercls.models.backbone import resolve_backbone
 
     params = load_project_params()
     section = dict(params["baseline"])

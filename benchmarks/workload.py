@@ -9,7 +9,7 @@ from benchmarks.config import ROOT, TESTB_CSV
 
 
 def load_project_params() -> dict[str, Any]:
-    from papercls.params import load_params
+    from papercls.config.params import load_params
 
     return load_params(ROOT / "params.yaml")
 
@@ -17,7 +17,7 @@ def load_project_params() -> dict[str, Any]:
 def sample_frames(params: dict[str, Any], n_train: int, n_valid: int):
     """The first ``n_train`` / ``n_valid`` rows of the project's own train/valid split of the
     bundled sample (data/sample/*.csv, preprocess template)."""
-    from papercls.preprocess import prepare_frames
+    from papercls.data.preprocess import prepare_frames
 
     frames = prepare_frames(
         ROOT / params["data"]["train"], ROOT / params["data"]["test"], params["preprocess"]
@@ -30,13 +30,13 @@ def sample_frames(params: dict[str, Any], n_train: int, n_valid: int):
 
 def inference_texts(n: int, template: str) -> tuple[list[str], str]:
     """The first ``n`` texts of the competition's testB.csv, else ``n`` generated rows."""
-    from papercls.schema import load_test
-    from papercls.text import build_texts
+    from papercls.data.schema import load_test
+    from papercls.data.text import build_texts
 
     if TESTB_CSV.is_file():
         df = load_test(TESTB_CSV).head(n)
         return build_texts(df, template), f"{TESTB_CSV} ({len(df)} rows)"
-    from papercls.sample import generate
+    from papercls.synthetic.sample import generate
 
     df = generate(n, seed=1, labelled=False)
     return build_texts(df, template), f"{TESTB_CSV} ABSENT: {n} generated rows instead"

@@ -5,9 +5,9 @@ params, so that this stage rerunning alone reruns nothing downstream."""
 import os
 import sys
 
-from papercls.config_check import check_params_file, write_marker
+from papercls.config.check import check_params_file, write_marker
+from papercls.config.params import repo_root
 from papercls.errors import ParamsError
-from papercls.params import repo_root
 
 MARKER_PATH = "data/params_ok.json"
 

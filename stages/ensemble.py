@@ -4,8 +4,8 @@ tune_thresholds and predict."""
 
 import sys
 
-from papercls.ensemble import ensemble_config, run_ensemble
-from papercls.params import load_params, repo_root
+from papercls.config.params import load_params, repo_root
+from papercls.evaluation.ensemble import ensemble_config, run_ensemble
 
 
 def main() -> int:

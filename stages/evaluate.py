@@ -2,9 +2,9 @@
 
 import sys
 
+from papercls.config.params import load_params, repo_root
 from papercls.console import figure
-from papercls.evaluate import run_evaluate
-from papercls.params import load_params, repo_root
+from papercls.evaluation.evaluate import run_evaluate
 from papercls.tracking import stage_main, stage_run
 
 FIGURES = ("f1", "precision", "recall", "accuracy", "roc_auc", "pr_auc")

@@ -2,9 +2,9 @@
 
 import sys
 
-from papercls.outputs import confined_output, distinct_outputs
-from papercls.params import load_params, repo_root
-from papercls.predict import write_submission
+from papercls.config.params import load_params, repo_root
+from papercls.inference.outputs import confined_output, distinct_outputs
+from papercls.inference.predict import write_submission
 
 
 def main() -> int:

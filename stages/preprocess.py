@@ -2,9 +2,9 @@
 
 import sys
 
+from papercls.config.params import load_params
+from papercls.data.preprocess import run_preprocess
 from papercls.errors import InputError
-from papercls.params import load_params
-from papercls.preprocess import run_preprocess
 
 
 def main() -> int:

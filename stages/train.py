@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sys
 
-from papercls.params import load_params, repo_root
+from papercls.config.params import load_params, repo_root
 from papercls.tracking import stage_main, stage_run
 from papercls.tracking.serving import log_servable, prepared_template
-from papercls.train_stage import run_training
+from papercls.training.stage import run_training
 
 NAMES = ("baseline", "topline")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from papercls.params import load_params, repo_root
-from papercls.tfidf_stage import run_tfidf
+from papercls.config.params import load_params, repo_root
 from papercls.tracking import stage_main, stage_run
+from papercls.training.tfidf_stage import run_tfidf
 
 
 def main(argv: list[str]) -> int:

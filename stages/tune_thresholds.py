@@ -5,8 +5,8 @@ the MLflow Model Registry (alias candidate, champion if better)."""
 
 import sys
 
-from papercls.evaluate import load_prior, run_tune_thresholds
-from papercls.params import load_params, repo_root
+from papercls.config.params import load_params, repo_root
+from papercls.evaluation.evaluate import load_prior, run_tune_thresholds
 from papercls.tracking import DEFAULT_REGISTER_NAME, register_tuned, stage_main, stage_run
 from papercls.tracking.serving import prepared_template
 

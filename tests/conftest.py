@@ -232,7 +232,7 @@ def fit_briefly(model, tokenizer, train: pd.DataFrame, max_length: int, steps: i
     (0, 1) as a trained model's do (a random encoder gives every text nearly the same one)."""
     import torch
 
-    from papercls import inference
+    from papercls.inference import encoder as inference
 
     enc = inference.encode(tokenizer, train["text"].tolist(), max_length)
     keys = [k for k in enc if k in inference.model_input_names(model)]

@@ -12,10 +12,10 @@ from pathlib import Path
 def _split_settings(params_path: str | None) -> tuple[dict, str]:
     """The ``preprocess`` section `papercls validate` checks a train file against, and where it
     came from: ``--params``, else the repository's params.yaml, else the defaults."""
-    from papercls.config_check import check_section, read_params_file
+    from papercls.config.check import check_section, read_params_file
+    from papercls.config.params import repo_root
+    from papercls.data.preprocess import DEFAULT_SPLIT
     from papercls.errors import ParamsError
-    from papercls.params import repo_root
-    from papercls.preprocess import DEFAULT_SPLIT
 
     path = params_path or repo_root() / "params.yaml"
     if params_path is None and not Path(path).is_file():
@@ -29,8 +29,8 @@ def _split_settings(params_path: str | None) -> tuple[dict, str]:
 
 
 def _validate(argv: list[str]) -> int:
+    from papercls.data.schema import load_test, load_train
     from papercls.errors import InputError, ParamsError
-    from papercls.schema import load_test, load_train
 
     ap = argparse.ArgumentParser(prog="papercls validate", description="Check a CSV's contract.")
     ap.add_argument("csv")
@@ -44,7 +44,7 @@ def _validate(argv: list[str]) -> int:
     try:
         df = load_train(args.csv) if args.kind == "train" else load_test(args.csv, keep_label=True)
         if args.kind == "train":
-            from papercls.preprocess import split_labelled
+            from papercls.data.preprocess import split_labelled
 
             cfg, source = _split_settings(args.params)
             tr, va, _ = split_labelled(df["label"].to_numpy(), args.csv, cfg)
@@ -63,9 +63,9 @@ def _validate(argv: list[str]) -> int:
 
 
 def _check_params(argv: list[str]) -> int:
-    from papercls.config_check import check_params_file
+    from papercls.config.check import check_params_file
+    from papercls.config.params import repo_root
     from papercls.errors import ParamsError
-    from papercls.params import repo_root
 
     ap = argparse.ArgumentParser(
         prog="papercls check-params",
@@ -96,9 +96,9 @@ def _lazy(module: str, func: str) -> Callable[[list[str]], int]:
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "validate": (_validate, "check a train or test CSV against the data contract"),
     "check-params": (_check_params, "check every section of params.yaml"),
-    "sample": (_lazy("papercls.sample", "main"), "generate a synthetic labelled corpus"),
+    "sample": (_lazy("papercls.synthetic.sample", "main"), "generate a synthetic labelled corpus"),
     "predict": (
-        _lazy("papercls.predict_cli", "predict_main"),
+        _lazy("papercls.inference.predict_cli", "predict_main"),
         "label any CSV with a trained model",
     ),
     "report": (_lazy("papercls.report", "main"), "markdown diff of params and metrics"),

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from papercls.params import repo_root
+from papercls.config.params import repo_root
 
 TITLE = "# papercls retrain report"
 SUMMARY_FILE = Path("metrics") / "summary.md"

@@ -152,7 +152,7 @@ def test_new_head_report_is_silent_but_a_missing_encoder_weight_is_reported(
 ):
     from transformers import BertModel
 
-    from papercls.models import build_baseline
+    from papercls.models.fused_head import build_baseline
 
     build_baseline(str(tiny_bert_dir))
     assert not [m for m in shown if "LOAD REPORT" in m]

@@ -113,9 +113,9 @@ STAGES = stages()
 
 def test_import_scanner_sees_nested_and_relative_imports(tmp_path: Path) -> None:
     script = tmp_path / "s.py"
-    script.write_text("def f():\n    from papercls.io import write_json\n")
-    assert "papercls.io" in imported_modules(script)
-    assert SRC / PACKAGE / "io.py" in project_closure(script)
+    script.write_text("def f():\n    from papercls.data.io import write_json\n")
+    assert "papercls.data.io" in imported_modules(script)
+    assert SRC / PACKAGE / "data" / "io.py" in project_closure(script)
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))

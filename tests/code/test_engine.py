@@ -1,4 +1,4 @@
-"""The inference engine choice (papercls.engine): resolution of ``auto``, ``papercls predict
+"""The inference engine choice (papercls.inference.engine): resolution of ``auto``, ``papercls predict
 --engine/--precision`` end to end on a tiny model, the ONNX export kept beside the model, the
 train stage's ``inference`` params, and ``mixed_precision: auto`` in training."""
 
@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 import torch
 from conftest import fit_briefly
+from papercls.inference.encoder.onnx import cache as onnx_cache
 
-from papercls import engine as eng
-from papercls import hardware, onnx_cache
-from papercls.predict_cli import predict_main
+from papercls import hardware
+from papercls.inference import engine as eng
+from papercls.inference.predict_cli import predict_main
 
 XEON = "model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_bf16 amx_bf16 amx_int8\n"
 EPYC = "model name\t: AMD EPYC\nflags\t\t: avx2 fma\n"
@@ -67,7 +68,7 @@ def test_bad_values_are_named(engine, precision, named, amx):
 
 
 def test_params_schema_follows_the_engine():
-    from papercls import config_check
+    from papercls.config import check as config_check
 
     assert config_check.ENGINES == eng.ENGINES and config_check.PRECISIONS == eng.PRECISIONS
     assert set(config_check.ONNX_PRECISIONS) == {"auto", *eng.ONNX_PRECISIONS}
@@ -100,7 +101,7 @@ def tiny_model(tmp_path_factory, tiny_bert_dir, tiny_corpus) -> Path:
     """A tiny BERT classifier, briefly fitted, saved as the train stage saves one."""
     from transformers import AutoTokenizer, set_seed
 
-    from papercls.models import build_baseline
+    from papercls.models.fused_head import build_baseline
 
     set_seed(0)
     model = build_baseline(str(tiny_bert_dir))
@@ -245,8 +246,8 @@ def test_kfold_export_layout_and_stale_folds_removed(tiny_model, tmp_path):
 def test_train_stage_predicts_with_the_inference_engine(
     tmp_path, tiny_bert_dir, tiny_prepared_dir, tiny_train_params, restore_torch_threads
 ):
-    from papercls.engine import predict_dir
-    from papercls.train_stage import run_training
+    from papercls.inference.engine import predict_dir
+    from papercls.training.stage import run_training
 
     section = {**tiny_train_params, "backbone": str(tiny_bert_dir), "kfold": True, "epochs": 1,
                "threads": 1, "progress": False}  # fmt: skip
@@ -289,9 +290,9 @@ def test_mixed_precision_auto_follows_the_cpu(
 ):
     from transformers import AutoTokenizer
 
-    from papercls import loop_setup
-    from papercls.models import build_baseline
-    from papercls.train_config import TrainConfig
+    from papercls.models.fused_head import build_baseline
+    from papercls.training import setup as loop_setup
+    from papercls.training.config import TrainConfig
 
     caps = hardware.detect(cpu, torch_features=None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -314,9 +315,9 @@ def test_bf16_training_runs_and_saves_fp32_weights(
     from safetensors.torch import load_file
     from transformers import AutoTokenizer, set_seed
 
-    from papercls.models import build_baseline
-    from papercls.train_config import TrainConfig
-    from papercls.training import train
+    from papercls.models.fused_head import build_baseline
+    from papercls.training.config import TrainConfig
+    from papercls.training.loop import train
 
     weights = {}
     for precision in ("no", "bf16", "no"):  # back to fp32 in the same process works too

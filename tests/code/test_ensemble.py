@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from papercls.ensemble import (
+from papercls.evaluation.ensemble import (
     EnsembleConfig,
     build_ensemble,
     combine,
@@ -20,9 +20,9 @@ from papercls.ensemble import (
     held_out_cdf,
     run_ensemble,
 )
-from papercls.evaluate import run_evaluate, run_tune_thresholds
-from papercls.metrics import classification_metrics
-from papercls.predict import write_submission
+from papercls.evaluation.evaluate import run_evaluate, run_tune_thresholds
+from papercls.evaluation.metrics import classification_metrics
+from papercls.inference.predict import write_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from papercls.evaluate import run_evaluate, run_tune_thresholds
-from papercls.metrics import classification_metrics
+from papercls.evaluation.evaluate import run_evaluate, run_tune_thresholds
+from papercls.evaluation.metrics import classification_metrics
 
 MODELS = ["tfidf", "baseline", "topline"]
 ROOT = Path(__file__).resolve().parents[2]

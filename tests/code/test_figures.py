@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from test_evaluate import MODELS, write_predictions
 
-from papercls.evaluate import run_evaluate, run_tune_thresholds
-from papercls.figures import load_history
+from papercls.evaluation.evaluate import run_evaluate, run_tune_thresholds
+from papercls.evaluation.figures import load_history
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # (width, height) in pixels: 8 x 5 inches at 100 dpi; confusion: 3 panels of 3.6 inches

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from papercls.kfold import clear_other_layouts, fold_ids, labelled_rows
-from papercls.preprocess import run_preprocess
-from papercls.text import split_train_valid
+from papercls.data.preprocess import run_preprocess
+from papercls.data.text import split_train_valid
+from papercls.training.kfold import clear_other_layouts, fold_ids, labelled_rows
 
 TFIDF = {"max_features": 1000, "ngram_max": 2, "C": 4.0, "seed": 42}
 
@@ -71,7 +71,7 @@ def test_labelled_rows_and_fold_checks(tiny_corpus, tmp_path):
 
 
 def _run_tfidf(prepared, tmp_path, kfold):
-    from papercls.tfidf_stage import run_tfidf
+    from papercls.training.tfidf_stage import run_tfidf
 
     return run_tfidf(
         {**TFIDF, "kfold": kfold}, prepared, tmp_path / "models", tmp_path / "predictions"
@@ -79,9 +79,9 @@ def _run_tfidf(prepared, tmp_path, kfold):
 
 
 def test_tfidf_kfold_oof_heldout_and_test_mean(tiny_prepared_dir, tmp_path):
-    from papercls.inference import model_dirs, predict_dir_proba
-    from papercls.predict import predict_probs
-    from papercls.tfidf import TfidfClassifier
+    from papercls.inference.encoder import model_dirs, predict_dir_proba
+    from papercls.inference.predict import predict_probs
+    from papercls.models.tfidf import TfidfClassifier
 
     summary = _run_tfidf(tiny_prepared_dir, tmp_path, kfold=True)
     pooled = labelled_rows(
@@ -136,6 +136,6 @@ def test_tfidf_switches_between_layouts(tiny_prepared_dir, tmp_path):
 
 
 def _run_tfidf_params(prepared, tmp_path, params):
-    from papercls.tfidf_stage import run_tfidf
+    from papercls.training.tfidf_stage import run_tfidf
 
     return run_tfidf(params, prepared, tmp_path / "models", tmp_path / "predictions")

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from papercls.data.preprocess import run_preprocess
+from papercls.data.schema import load_test
 from papercls.errors import InputError
-from papercls.evaluate import run_tune_thresholds
-from papercls.labelled_test import labelled_test_figures, load_test_labels
-from papercls.metrics import classification_metrics
-from papercls.preprocess import run_preprocess
-from papercls.schema import load_test
+from papercls.evaluation.evaluate import run_tune_thresholds
+from papercls.evaluation.labelled_test import labelled_test_figures, load_test_labels
+from papercls.evaluation.metrics import classification_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ["tfidf", "topline"]

@@ -17,7 +17,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from papercls.metrics import (
+from papercls.evaluation.metrics import (
     classification_metrics,
     confusion_rows,
     pr_points,

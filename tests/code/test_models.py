@@ -25,7 +25,7 @@ def _batch(tokenizer, texts):
 def test_fused_head_mean_pooling_and_fusion_match_hand_computation(tiny_bert_dir):
     from transformers import AutoTokenizer
 
-    from papercls.models import FusedHeadForSequenceClassification
+    from papercls.models.fused_head import FusedHeadForSequenceClassification
 
     tok = AutoTokenizer.from_pretrained(tiny_bert_dir)
     model = FusedHeadForSequenceClassification.from_encoder(
@@ -72,7 +72,7 @@ def test_fused_head_mean_pooling_and_fusion_match_hand_computation(tiny_bert_dir
 
 
 def test_mean_pool_ignores_padding_values():
-    from papercls.models import FusedHeadForSequenceClassification
+    from papercls.models.fused_head import FusedHeadForSequenceClassification
 
     states = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
     mask = torch.tensor([[1, 1, 0]])
@@ -83,7 +83,7 @@ def test_mean_pool_ignores_padding_values():
 def test_pooler_fallback_for_encoder_without_pooler(tiny_distilbert_dir, tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from papercls.models import FusedHeadForSequenceClassification
+    from papercls.models.fused_head import FusedHeadForSequenceClassification
 
     tok = AutoTokenizer.from_pretrained(tiny_distilbert_dir)
     model = FusedHeadForSequenceClassification.from_encoder(
@@ -111,7 +111,11 @@ def test_pooler_fallback_for_encoder_without_pooler(tiny_distilbert_dir, tmp_pat
 def test_fused_head_config_and_safetensors_roundtrip(tiny_bert_dir, tmp_path):
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from papercls.models import FusedHeadConfig, FusedHeadForSequenceClassification, build_topline
+    from papercls.models.fused_head import (
+        FusedHeadConfig,
+        FusedHeadForSequenceClassification,
+        build_topline,
+    )
 
     model = build_topline(
         str(tiny_bert_dir), {"hidden": 16, "mean_weight": 1.0, "cls_weight": 0.5, "dropout": 0.2}
@@ -146,7 +150,7 @@ def test_fused_head_config_and_safetensors_roundtrip(tiny_bert_dir, tmp_path):
 
 
 def test_unknown_head_param_is_an_error(tiny_bert_dir):
-    from papercls.models import build_topline
+    from papercls.models.fused_head import build_topline
 
     with pytest.raises(ValueError, match="hiden"):
         build_topline(str(tiny_bert_dir), {"hiden": 8})
@@ -155,8 +159,8 @@ def test_unknown_head_param_is_an_error(tiny_bert_dir):
 def test_baseline_save_load_identical_probabilities(tiny_bert_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    from papercls.inference import load_classifier, predict_proba
-    from papercls.models import build_baseline
+    from papercls.inference.encoder import load_classifier, predict_proba
+    from papercls.models.fused_head import build_baseline
 
     model = build_baseline(str(tiny_bert_dir)).eval()
     assert model.config.id2label == {0: "other", 1: "medical"}
@@ -176,8 +180,8 @@ def test_baseline_save_load_identical_probabilities(tiny_bert_dir, tmp_path):
 def test_predict_proba_keeps_input_order(tiny_bert_dir):
     from transformers import AutoTokenizer
 
-    from papercls.inference import predict_proba
-    from papercls.models import build_baseline
+    from papercls.inference.encoder import predict_proba
+    from papercls.models.fused_head import build_baseline
 
     torch.manual_seed(0)
     model = build_baseline(str(tiny_bert_dir)).eval()
@@ -193,7 +197,7 @@ def test_predict_proba_keeps_input_order(tiny_bert_dir):
 def test_encode_swaps_template_sep_for_roberta(tiny_roberta_dir, tiny_bert_dir):
     from transformers import AutoTokenizer
 
-    from papercls.inference import encode
+    from papercls.inference.encoder import encode
 
     rob = AutoTokenizer.from_pretrained(tiny_roberta_dir)
     assert rob.sep_token == "</s>"
@@ -215,7 +219,7 @@ def test_encode_swaps_template_sep_for_roberta(tiny_roberta_dir, tiny_bert_dir):
 def test_resolve_backbone(tiny_bert_dir, tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    from papercls.backbone import BackboneNotFoundError, resolve_backbone
+    from papercls.models.backbone import BackboneNotFoundError, resolve_backbone
 
     minilm = resolve_backbone("minilm")
     assert resolve_backbone("default") == minilm
@@ -240,8 +244,8 @@ def test_half_precision_checkpoints_load_as_fp32(tiny_bert_dir, tmp_path):
     fp32 weights: transformers 5 would otherwise keep fp16 and AdamW steps diverge to NaN."""
     from transformers import AutoModel, AutoTokenizer
 
-    from papercls.inference import load_classifier
-    from papercls.models import build_baseline, build_topline
+    from papercls.inference.encoder import load_classifier
+    from papercls.models.fused_head import build_baseline, build_topline
 
     half = tmp_path / "half"
     AutoModel.from_pretrained(tiny_bert_dir, dtype=torch.float16).save_pretrained(half)

@@ -10,9 +10,12 @@ import onnx
 import pytest
 import torch
 from conftest import fit_briefly
+from papercls.inference.encoder.onnx import export as onnx_export
+from papercls.inference.encoder.onnx import quantize as onnx_quantize
+from papercls.inference.encoder.onnx import runtime as onnx_inference
 
-from papercls import inference, onnx_export, onnx_inference, onnx_quantize
-from papercls.models import build_baseline, build_topline
+from papercls.inference import encoder as inference
+from papercls.models.fused_head import build_baseline, build_topline
 
 TOL = 1e-4
 MAX_LENGTH = 64

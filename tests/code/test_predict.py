@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from papercls.predict import load_threshold, predict_csv, write_submission
-from papercls.predict_cli import predict_main
+from papercls.inference.predict import load_threshold, predict_csv, write_submission
+from papercls.inference.predict_cli import predict_main
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_B = ROOT.parent / "shared" / "data" / "competition" / "testB.csv"
@@ -125,7 +125,7 @@ def test_missing_inputs_are_named(tmp_path):
 
 @pytest.fixture(scope="module")
 def tfidf_dir(tmp_path_factory) -> Path:
-    tfidf = pytest.importorskip("papercls.tfidf", reason="papercls.tfidf is not written yet")
+    tfidf = pytest.importorskip("papercls.models.tfidf", reason="papercls.models.tfidf is not written yet")
     texts = ["patient clinical trial of cancer therapy", "hospital disease treatment outcome",
              "quantum lattice algorithm for graphs", "compiler network circuit design"] * 5
     labels = [1, 1, 0, 0] * 5
@@ -137,7 +137,7 @@ def tfidf_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_bert_classifier(tmp_path_factory) -> Path:
     """Randomly initialised 2-layer BERT classifier (hidden 32) with a tiny WordPiece vocab."""
-    pytest.importorskip("papercls.inference", reason="papercls.inference is not written yet")
+    pytest.importorskip("papercls.inference.encoder", reason="papercls.inference.encoder is not written yet")
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, set_seed
 
     d = tmp_path_factory.mktemp("tiny_bert_cls")
@@ -237,8 +237,8 @@ def test_int8_copy_quantises_every_linear_and_stays_close(kind, tiny_bert_dir):
     import torch
     from transformers import AutoTokenizer, set_seed
 
-    from papercls.inference import predict_proba, quantize_int8
-    from papercls.models import build_baseline, build_topline
+    from papercls.inference.encoder import predict_proba, quantize_int8
+    from papercls.models.fused_head import build_baseline, build_topline
 
     set_seed(0)
     build = build_baseline if kind == "baseline" else build_topline

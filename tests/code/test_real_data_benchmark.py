@@ -46,8 +46,8 @@ def test_overrides_are_yaml_values_set_in_a_copy(bench):
 
 
 def test_every_variant_names_known_params(bench):
-    from papercls.config_check import check_params
-    from papercls.params import load_params
+    from papercls.config.check import check_params
+    from papercls.config.params import load_params
 
     base = load_params(ROOT / "params.yaml")
     for name, overrides in bench.VARIANTS.items():
@@ -61,7 +61,7 @@ def test_missing_data_is_a_clear_error(bench, tmp_path, capsys):
 
 
 def _small_mag(tmp_path: Path) -> Path:
-    from papercls.sample import generate
+    from papercls.synthetic.sample import generate
 
     data = tmp_path / "mag"
     data.mkdir()

@@ -11,9 +11,15 @@ import pandas as pd
 import pytest
 from test_evaluate import MODELS, write_predictions
 
-from papercls.evaluate import run_evaluate, run_tune_thresholds
-from papercls.rounding import SIG_DIGITS, round_floats, round_frame, round_sig, round_threshold
-from papercls.thresholds import best_f1_threshold, choose_threshold
+from papercls.evaluation.evaluate import run_evaluate, run_tune_thresholds
+from papercls.evaluation.rounding import (
+    SIG_DIGITS,
+    round_floats,
+    round_frame,
+    round_sig,
+    round_threshold,
+)
+from papercls.evaluation.thresholds import best_f1_threshold, choose_threshold
 
 
 def sig_digits(x: float) -> int:

@@ -23,9 +23,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from papercls.inference import predict_dir_proba
-from papercls.predict import predict_csv
-from papercls.text import build_texts
+from papercls.data.text import build_texts
+from papercls.inference.encoder import predict_dir_proba
+from papercls.inference.predict import predict_csv
 from papercls.tracking import CHAMPION_ALIAS, register_candidate, register_tuned, stage_run
 from papercls.tracking.registry import FORMAT_TAG, promote_if_better
 from papercls.tracking.serving import FORMAT, INPUT_COLUMNS

@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
+from papercls.data.text import build_texts
 from papercls.errors import InputError
-from papercls.text import build_texts
 from papercls.tracking.request import as_frame, request_texts
 from papercls.tracking.serving import checked_config, input_example, prepared_template
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from papercls.thresholds import (
+from papercls.evaluation.thresholds import (
     _replicates_from_indices,
     best_f1_threshold,
     bootstrap_best_f1,

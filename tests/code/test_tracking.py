@@ -482,7 +482,7 @@ def test_registry_candidate_and_champion(remote, fake_repo, tiny_classifier_dir)
 def test_logged_pyfunc_predicts_like_the_saved_model(remote, fake_repo, tiny_classifier_dir):
     import mlflow
 
-    from papercls.inference import predict_dir_proba
+    from papercls.inference.encoder import predict_dir_proba
 
     texts = ["patient therapy [SEP] cancer [SEP] clinical study", "galaxy lattice [SEP] laser"]
     with stage_run("train@baseline", _params(f"exp-{uuid.uuid4().hex[:8]}")) as run:

@@ -44,7 +44,7 @@ def test_train_stage_kfold_writes_oof_and_test_mean_and_logs_numbers(
 ):
     from mlflow.tracking import MlflowClient
 
-    from papercls.inference import load_classifier, predict_dir_proba, predict_proba
+    from papercls.inference.encoder import load_classifier, predict_dir_proba, predict_proba
 
     root = kfold_workspace
     uri = f"sqlite:///{root.parent / 'mlflow.db'}"
@@ -123,7 +123,7 @@ def test_two_trainings_in_one_process_with_different_precisions(
     training fp32 then bf16 then fp32 again must get each, not "already initialized"."""
     from accelerate.state import AcceleratorState
 
-    from papercls.train_stage import run_training
+    from papercls.training.stage import run_training
 
     section = {**tiny_train_params, "backbone": str(tiny_bert_dir), "epochs": 1,
                "threads": 1, "max_length": 32}  # fmt: skip

@@ -13,7 +13,7 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
-from papercls.selection import VALID_COLUMNS
+from papercls.training.selection import VALID_COLUMNS
 
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _cfg(**kw):
-    from papercls.train_config import TrainConfig
+    from papercls.training.config import TrainConfig
 
     base = dict(
         max_length=48,
@@ -44,7 +44,7 @@ def _cfg(**kw):
 def _fresh_model(backbone_dir, seed=7):
     from transformers import AutoTokenizer, set_seed
 
-    from papercls.models import build_baseline
+    from papercls.models.fused_head import build_baseline
 
     set_seed(seed)
     return build_baseline(str(backbone_dir)), AutoTokenizer.from_pretrained(backbone_dir)
@@ -60,7 +60,7 @@ def _weights(model_dir):
 
 
 def test_length_grouped_sampler_is_seeded_complete_and_grouped():
-    from papercls.batching import LengthGroupedBatchSampler
+    from papercls.training.batching import LengthGroupedBatchSampler
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 200, size=203)
@@ -86,7 +86,7 @@ def test_length_grouped_sampler_is_seeded_complete_and_grouped():
 
 
 def test_train_config_from_params():
-    from papercls.train_config import TrainConfig
+    from papercls.training.config import TrainConfig
 
     section = {
         "backbone": "minilm",
@@ -113,7 +113,7 @@ def test_train_config_from_params():
 
 
 def test_parameter_groups_exclude_bias_and_layernorm(tiny_bert_dir):
-    from papercls.loop_setup import parameter_groups
+    from papercls.training.setup import parameter_groups
 
     model, _ = _fresh_model(tiny_bert_dir)
     decay, no_decay = parameter_groups(model, 0.01)
@@ -129,8 +129,8 @@ def test_parameter_groups_exclude_bias_and_layernorm(tiny_bert_dir):
 def test_resume_after_interruption_gives_identical_weights(
     interruption, tiny_bert_dir, tiny_corpus, tmp_path
 ):
-    from papercls.checkpoint import latest_checkpoint
-    from papercls.training import train
+    from papercls.training.checkpoint import latest_checkpoint
+    from papercls.training.loop import train
 
     train_df, valid_df = tiny_corpus["train"], tiny_corpus["valid"]
     # uninterrupted: 2 epochs
@@ -184,7 +184,7 @@ def test_resume_after_interruption_gives_identical_weights(
 
 
 def test_changed_params_discard_stale_checkpoint(tiny_bert_dir, tiny_corpus, tmp_path):
-    from papercls.training import train
+    from papercls.training.loop import train
 
     train_df, valid_df = tiny_corpus["train"], tiny_corpus["valid"]
     model, tok = _fresh_model(tiny_bert_dir)
@@ -218,8 +218,8 @@ FLAT_LOSS = [0.69] * 5
 def test_early_stopping_follows_select_metric_and_keeps_best_weights(
     select_metric, scripted, best, ran, tiny_bert_dir, tiny_corpus, tmp_path, monkeypatch
 ):
-    import papercls.training as tr
-    from papercls.selection import criterion
+    import papercls.training.loop as tr
+    from papercls.training.selection import criterion
 
     epoch = iter(range(5))
     real_scores = tr.validation_scores
@@ -261,9 +261,9 @@ def test_early_stopping_follows_select_metric_and_keeps_best_weights(
 
 
 def test_select_metric_figures_come_from_papercls_metrics():
-    from papercls.metrics import classification_metrics
-    from papercls.selection import is_improvement, validation_scores
-    from papercls.thresholds import best_f1_threshold
+    from papercls.evaluation.metrics import classification_metrics
+    from papercls.evaluation.thresholds import best_f1_threshold
+    from papercls.training.selection import is_improvement, validation_scores
 
     y = np.array([0, 0, 1, 0, 1, 0, 0, 1])
     p = np.array([0.1, 0.3, 0.35, 0.2, 0.45, 0.4, 0.05, 0.3])  # all under 0.5
@@ -295,8 +295,8 @@ def test_min_steps_raises_epochs_and_holds_off_early_stopping(
     """64 rows at batch 8 = 8 updates per epoch: min_steps 20 -> 3 epochs, the linear schedule
     decays over all 24 updates (the learning rate reaches 0 after the last one), and early
     stopping (patience 1, no epoch ever improves) waits for the 20 updates."""
-    import papercls.training as tr
-    from papercls.loop_setup import planned_epochs
+    import papercls.training.loop as tr
+    from papercls.training.setup import planned_epochs
 
     assert planned_epochs(1, 75, 75) == 1  # the bundled data: 1,200 rows at batch 16
     assert planned_epochs(1, 75, 19) == 4  # 299 rows at batch 16
@@ -325,9 +325,9 @@ def test_min_steps_raises_epochs_and_holds_off_early_stopping(
 def test_balanced_class_weight_weights_the_loss(tiny_bert_dir, tiny_corpus):
     from types import SimpleNamespace
 
-    from papercls.loop_setup import balanced_class_weights
-    from papercls.train_config import TrainConfig
-    from papercls.training import _loss
+    from papercls.training.config import TrainConfig
+    from papercls.training.loop import _loss
+    from papercls.training.setup import balanced_class_weights
 
     w = balanced_class_weights(pd.Series([0, 0, 0, 1]))
     assert w.tolist() == pytest.approx([4 / 6, 2.0])  # n / (2 * n_class)
@@ -362,7 +362,7 @@ def test_tfidf_save_load_reproduces_predictions(tiny_corpus, tmp_path):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
-    from papercls.tfidf import TfidfClassifier
+    from papercls.models.tfidf import TfidfClassifier
 
     train_df, valid_df = tiny_corpus["train"], tiny_corpus["valid"]
     clf = TfidfClassifier.from_params({"max_features": 500, "ngram_max": 2, "C": 4.0, "seed": 42})
@@ -389,8 +389,8 @@ def test_tfidf_save_load_reproduces_predictions(tiny_corpus, tmp_path):
 def test_kfold_out_of_fold_predictions_and_test_mean(
     tiny_bert_dir, tiny_prepared_dir, tmp_path, tiny_train_params
 ):
-    from papercls.inference import load_classifier, predict_dir_proba, predict_proba
-    from papercls.train_stage import run_training
+    from papercls.inference.encoder import load_classifier, predict_dir_proba, predict_proba
+    from papercls.training.stage import run_training
 
     params = {**tiny_train_params, "backbone": str(tiny_bert_dir), "kfold": True, "epochs": 1,
               "threads": 1}  # fmt: skip
@@ -454,7 +454,7 @@ def test_kfold_out_of_fold_predictions_and_test_mean(
 
 
 def test_write_history(tmp_path):
-    from papercls.training import write_history
+    from papercls.training.loop import write_history
 
     rows = [{"epoch": 1, "train_loss": 0.7, "valid_loss": 0.6, "valid_f1": 0.5}]
     path = write_history(rows, tmp_path / "m" / "history.csv")
@@ -469,8 +469,8 @@ def test_outputs_get_ordinary_permissions(tmp_path):
     the history CSV and the model and checkpoint folders end up with ordinary permissions."""
     import stat
 
-    from papercls.io import atomic_dir
-    from papercls.training import write_history
+    from papercls.data.io import atomic_dir
+    from papercls.training.loop import write_history
 
     rows = [{"epoch": 1, "train_loss": 0.7, "valid_loss": 0.6, "valid_f1": 0.5}]
     path = write_history(rows, tmp_path / "history.csv")
@@ -496,7 +496,7 @@ def test_stage_scripts_reject_bad_arguments(capsys):
 
 
 def test_train_config_fields_are_documented_defaults():
-    from papercls.train_config import TrainConfig
+    from papercls.training.config import TrainConfig
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     params = (REPO / "params.yaml").read_text()
@@ -514,7 +514,7 @@ def test_default_min_steps_adds_no_epoch_on_the_bundled_data():
 
     import yaml
 
-    from papercls.loop_setup import planned_epochs
+    from papercls.training.setup import planned_epochs
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     rows = len(pd.read_csv(REPO / "data" / "sample" / "train.csv"))

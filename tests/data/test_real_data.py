@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from papercls.preprocess import run_preprocess
-from papercls.schema import load_test
+from papercls.data.preprocess import run_preprocess
+from papercls.data.schema import load_test
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "competition"
 TEMPLATE = "{title} {sep} {author} {sep} {Keywords} {sep} {abstract}"

@@ -1,4 +1,4 @@
-"""Tests for the synthetic corpus generator (papercls.sample)."""
+"""Tests for the synthetic corpus generator (papercls.synthetic.sample)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from papercls import sample
-from papercls.sample import DEFAULT_SEED, TEST_COLUMNS, TRAIN_COLUMNS, generate, write_sample
+from papercls.synthetic import sample
+from papercls.synthetic.sample import (
+    DEFAULT_SEED,
+    TEST_COLUMNS,
+    TRAIN_COLUMNS,
+    generate,
+    write_sample,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
@@ -232,7 +238,7 @@ def test_main_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bundled_sample_is_regenerable(tmp_path: Path) -> None:
-    """data/sample is exactly what `python -m papercls.sample --out data/sample` writes."""
+    """data/sample is exactly what `python -m papercls.synthetic.sample --out data/sample` writes."""
     bundled = REPO_ROOT / "data" / "sample"
     if not (bundled / "train.csv").exists():
         pytest.skip("data/sample not present")

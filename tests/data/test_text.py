@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from papercls.text import assign_folds, build_texts, dedupe_authors, split_train_valid
+from papercls.data.text import assign_folds, build_texts, dedupe_authors, split_train_valid
 
 
 def test_template_renders_and_drops_empty_fields() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from papercls.data.preprocess import run_preprocess
+from papercls.data.text import MAX_FIELD_CHARS
 from papercls.errors import InputError
-from papercls.preprocess import run_preprocess
-from papercls.text import MAX_FIELD_CHARS
 
 HEADER = "uuid,title,author,abstract,Keywords,label\n"
 CFG = {

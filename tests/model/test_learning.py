@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from papercls.selection import VALID_COLUMNS
+from papercls.training.selection import VALID_COLUMNS
 
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
@@ -18,7 +18,7 @@ TOPLINE_HEAD = {"hidden": 16, "mean_weight": 1.0, "cls_weight": 1.0, "dropout": 
 
 
 def _run(name, params, prepared, tmp_path):
-    from papercls.train_stage import run_training
+    from papercls.training.stage import run_training
 
     return run_training(
         name,
@@ -56,7 +56,7 @@ def _check_outputs(name, prepared, tmp_path, min_f1):
 
 
 def _check_reload(name, prepared, tmp_path, pred):
-    from papercls.inference import load_classifier, predict_proba
+    from papercls.inference.encoder import load_classifier, predict_proba
 
     test = pd.read_parquet(prepared / "test.parquet")
     model, tok = load_classifier(tmp_path / "models" / name)
@@ -113,8 +113,8 @@ def test_roberta_end_to_end(name, tiny_roberta_dir, tiny_prepared_dir, tiny_trai
 
 
 def test_tfidf_stage_outputs(tiny_prepared_dir, tmp_path):
-    from papercls.tfidf import TfidfClassifier
-    from papercls.tfidf_stage import run_tfidf
+    from papercls.models.tfidf import TfidfClassifier
+    from papercls.training.tfidf_stage import run_tfidf
 
     summary = run_tfidf(
         {"max_features": 1000, "ngram_max": 2, "C": 4.0, "seed": 42},

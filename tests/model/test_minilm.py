@@ -17,9 +17,9 @@ def test_minilm_backbone_loads_offline_and_scores_texts():
     import torch
     from transformers import AutoTokenizer
 
-    from papercls.backbone import resolve_backbone
-    from papercls.inference import predict_proba
-    from papercls.models import build_baseline, build_topline
+    from papercls.inference.encoder import predict_proba
+    from papercls.models.backbone import resolve_backbone
+    from papercls.models.fused_head import build_baseline, build_topline
 
     torch.set_num_threads(1)
     path = resolve_backbone("minilm")

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from papercls.sample import write_sample
+from papercls.synthetic.sample import write_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

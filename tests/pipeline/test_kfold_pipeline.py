@@ -44,8 +44,8 @@ def _labelled(repo: Path) -> pd.DataFrame:
 
 
 def _fold_probs(model_dir: Path, texts: list[str]) -> list[np.ndarray]:
-    from papercls.inference import load_classifier, predict_proba
-    from papercls.tfidf import TfidfClassifier
+    from papercls.inference.encoder import load_classifier, predict_proba
+    from papercls.models.tfidf import TfidfClassifier
 
     out = []
     for k in range(FOLDS):
@@ -97,7 +97,7 @@ def test_test_probabilities_are_the_fold_mean(repo: Path, name: str) -> None:
 
 
 def test_papercls_predict_reads_kfold_model_folders(repo: Path, tmp_path: Path) -> None:
-    from papercls.predict_cli import predict_main
+    from papercls.inference.predict_cli import predict_main
 
     thresholds = json.loads((repo / "metrics" / "thresholds.json").read_text())
     for name in ("tfidf", "topline"):

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from dvc.utils.hydra import apply_overrides, get_hydra_sweeps
 
-from papercls.config_check import check_params_file
+from papercls.config.check import check_params_file
 from tests.pipeline.test_dvc_pipeline import run
 
 ROOT = Path(__file__).resolve().parents[2]

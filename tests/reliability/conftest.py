@@ -33,7 +33,7 @@ from reliability_support import (
 def _observe_kill(repo: Repo, rc: int, log: str) -> dict[str, Any]:
     import torch
 
-    from papercls.checkpoint import latest_checkpoint
+    from papercls.training.checkpoint import latest_checkpoint
 
     root = repo.root
     ckpt = latest_checkpoint(root / "models" / "baseline.ckpt")
@@ -63,7 +63,7 @@ def _observe_kill(repo: Repo, rc: int, log: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def built_repo(tmp_path_factory, tiny_bert_dir) -> Repo:
     """The whole pipeline on the tiny config, after an interrupted baseline (module doc)."""
-    from papercls.checkpoint import latest_checkpoint
+    from papercls.training.checkpoint import latest_checkpoint
 
     repo = build_repo(
         tmp_path_factory.mktemp("reliability"),

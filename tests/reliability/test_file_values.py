@@ -4,7 +4,7 @@ that JSON spells as something other than a number in [0, 1].
 Before: a NUL byte was looked for in the first 64 KiB only, so one further on passed
 `papercls validate` and preprocess; ``{"threshold": true}`` was read as 1.0 (every row labelled
 0). Now: the NUL is refused with its row and column wherever it is; the thresholds reader
-(``papercls.threshold_file.read_threshold``) refuses booleans, non-numbers, NaN, infinities and
+(``papercls.evaluation.threshold_file.read_threshold``) refuses booleans, non-numbers, NaN, infinities and
 values outside [0, 1], naming the file and the key.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from papercls.cli import main as cli_main
+from papercls.data.schema import load_test, load_train
 from papercls.errors import InputError
-from papercls.schema import load_test, load_train
-from papercls.threshold_file import read_threshold
+from papercls.evaluation.threshold_file import read_threshold
 
 TRAIN_HEADER = "uuid,title,author,abstract,Keywords,label\n"
 ABSTRACT = "Abstract words about cells and tissue. " * 5

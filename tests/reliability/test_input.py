@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from papercls.cli import main as cli_main
-from papercls.preprocess import run_preprocess
-from papercls.text import MAX_FIELD_CHARS
+from papercls.data.preprocess import run_preprocess
+from papercls.data.text import MAX_FIELD_CHARS
 
 CFG = {
     "text_template": "{title} {sep} {Keywords} {sep} {abstract}",

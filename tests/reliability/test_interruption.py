@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from reliability_support import BASELINE_EPOCHS, KILLED_STAGE, Repo, mlflow_runs, stages_run
 
-from papercls.inference import load_classifier, predict_proba
+from papercls.inference.encoder import load_classifier, predict_proba
 
 pytestmark = pytest.mark.slow
 
@@ -105,10 +105,10 @@ def test_interrupted_final_save_leaves_no_partial_dir(tiny_bert_dir, tiny_corpus
     import torch
     from transformers import AutoTokenizer, set_seed
 
-    from papercls.checkpoint import latest_checkpoint
-    from papercls.models import build_baseline
-    from papercls.train_config import TrainConfig
-    from papercls.training import train
+    from papercls.models.fused_head import build_baseline
+    from papercls.training.checkpoint import latest_checkpoint
+    from papercls.training.config import TrainConfig
+    from papercls.training.loop import train
 
     cfg = TrainConfig(
         max_length=32, batch_size=16, epochs=1, lr=1e-3, seed=3, threads=1, progress=False

@@ -1,5 +1,5 @@
 """The predict stage writes only where its params may point: ``.csv`` files inside the repository,
-outside its code, data, model and metrics folders (papercls.outputs), checked before anything is
+outside its code, data, model and metrics folders (papercls.inference.outputs), checked before anything is
 written, and DVC (``persist: true``) deletes nothing before the check. Every file the stage
 writes is declared in dvc.yaml (``predict.probs_output`` included)."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from reliability_support import Repo
 
-from papercls.outputs import confined_output
+from papercls.inference.outputs import confined_output
 
 OK = ["submission.csv", "predictions/submission_probs.csv", "out/sub.csv", "./a/../b.CSV"]
 REFUSED = {

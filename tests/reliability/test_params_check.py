@@ -25,7 +25,7 @@ import yaml
 from reliability_support import ROOT, Repo, stages_run
 
 from papercls.cli import main as cli_main
-from papercls.config_check import (
+from papercls.config.check import (
     CLASS_WEIGHTS,
     ENCODER,
     ENSEMBLE_METHODS,
@@ -261,15 +261,17 @@ def test_stage_script_exit_code_and_marker(tmp_path: Path) -> None:
 
 
 def test_schema_keys_follow_the_code() -> None:
-    from papercls import ensemble, selection, train_config
-    from papercls.tfidf import TfidfClassifier
-    from papercls.thresholds import METHODS
-    from papercls.train_config import MODEL_KEYS, TrainConfig
+    from papercls.evaluation import ensemble
+    from papercls.evaluation.thresholds import METHODS
+    from papercls.models.tfidf import TfidfClassifier
+    from papercls.training import config as train_config
+    from papercls.training import selection
+    from papercls.training.config import MODEL_KEYS, TrainConfig
 
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)} | MODEL_KEYS
     assert set(ENCODER.fields) == train_keys
     tfidf_keys = set(inspect.signature(TfidfClassifier.__init__).parameters) - {"self"}
-    tfidf_keys |= {"kfold"}  # read by the stage (papercls.tfidf_stage), not the classifier
+    tfidf_keys |= {"kfold"}  # read by the stage (papercls.training.tfidf_stage), not the classifier
     assert set(SCHEMA.fields["tfidf"].fields) == tfidf_keys
     assert THRESHOLD_METHODS == METHODS
     assert ENSEMBLE_METHODS == ensemble.METHODS

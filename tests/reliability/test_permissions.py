@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from papercls.cli import main as cli_main
-from papercls.io import atomic_dir, write_csv, write_json, write_parquet, write_text
-from papercls.predict import write_submission
-from papercls.preprocess import run_preprocess
+from papercls.data.io import atomic_dir, write_csv, write_json, write_parquet, write_text
+from papercls.data.preprocess import run_preprocess
+from papercls.inference.predict import write_submission
 
 
 @pytest.fixture(params=[0o022, 0o002], ids=["umask-022", "umask-002"])
@@ -109,7 +109,7 @@ def test_preprocess_and_submission(tmp_path: Path, umask: int) -> None:
 
 
 def test_tfidf_model_and_papercls_predict(tmp_path: Path, umask: int, tiny_corpus, capsys):
-    from papercls.tfidf import TfidfClassifier
+    from papercls.models.tfidf import TfidfClassifier
 
     train = tiny_corpus["train"]
     model_dir = tmp_path / "models" / "tfidf"
@@ -129,7 +129,7 @@ def test_encoder_model_folder(
     tmp_path: Path, umask: int, tiny_bert_dir, tiny_prepared_dir, tiny_train_params,
     restore_torch_threads,
 ) -> None:  # fmt: skip
-    from papercls.train_stage import run_training
+    from papercls.training.stage import run_training
 
     params = {**tiny_train_params, "backbone": str(tiny_bert_dir), "epochs": 1, "threads": 1}
     summary = run_training(

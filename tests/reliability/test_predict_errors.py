@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from papercls.predict_cli import predict_main
-from papercls.sample import write_sample
+from papercls.inference.predict_cli import predict_main
+from papercls.synthetic.sample import write_sample
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,7 @@ def test_load_classifier_refuses_pickled_weights(tmp_path: Path, tiny_bert_dir: 
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
 
-    from papercls.inference import load_classifier
+    from papercls.inference.encoder import load_classifier
 
     model = BertForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=2)
     model.config.save_pretrained(tmp_path)

@@ -20,8 +20,8 @@ import yaml
 from reliability_support import ROOT
 
 from papercls.cli import main as cli_main
+from papercls.data.preprocess import run_preprocess
 from papercls.errors import InputError
-from papercls.preprocess import run_preprocess
 
 HEADER = "uuid,title,author,abstract,Keywords,label\n"
 DEFAULT = {"text_template": "{title} {sep} {abstract}", "valid_size": 0.2, "folds": 5, "seed": 42}

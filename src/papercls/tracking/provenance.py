@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from papercls.params import flatten, repo_root
+from papercls.config.params import flatten, repo_root
 from papercls.tracking.uri import main_repo_root, redact_text, workspace_root
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 A row is a paper in the CSV's own columns (``title``, ``abstract``, optional ``Keywords`` and
 ``author``), rendered with the template logged with the model by
-:func:`papercls.text.build_texts` after the checks :func:`papercls.schema.validate_test` makes
+:func:`papercls.data.text.build_texts` after the checks :func:`papercls.data.schema.validate_test` makes
 on a CSV file; or a ready model text in a ``text`` column (as in ``data/prepared``). Bad rows
 raise :class:`papercls.errors.InputError` naming the row (1-based) and the column.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from papercls.data.schema import TEST_REQUIRED, validate_test
+from papercls.data.text import FIELDS, build_texts
 from papercls.errors import InputError
-from papercls.schema import TEST_REQUIRED, validate_test
-from papercls.text import FIELDS, build_texts
 
 SOURCE = "request"  # what error messages name instead of a file
 TEXT_COLUMN = "text"

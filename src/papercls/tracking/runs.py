@@ -136,10 +136,10 @@ class StageRun:
         (``.model_uri`` for registration).
 
         ``kind``: "transformers" (stock ``save_pretrained`` model, e.g. the baseline) or
-        "custom" (a ``papercls.models`` class, e.g. the topline); both load through
-        ``papercls.inference.load_classifier``, the kind is recorded in the model metadata.
+        "custom" (a ``papercls.models.fused_head`` class, e.g. the topline); both load through
+        ``papercls.inference.encoder.load_classifier``, the kind is recorded in the model metadata.
         ``max_length`` None: the length saved with the tokenizer by the train stage."""
-        from papercls import inference
+        from papercls.inference import encoder as inference
         from papercls.tracking.serving import log_pyfunc
 
         model_dir = Path(model_dir).resolve()

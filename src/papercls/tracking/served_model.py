@@ -20,7 +20,7 @@ class PaperClassifier(mlflow.pyfunc.PythonModel):
     """Rows of papers in, ``prob`` (P(label == 1)) and ``label`` (1 = medical, at the logged
     threshold) out, as a DataFrame in input order. Input: the CSV's own columns or a ``text``
     column (:func:`papercls.tracking.request.request_texts`). A k-fold model directory
-    (``fold_<k>/``) gives the mean over its fold models (``papercls.inference.mean_proba``)."""
+    (``fold_<k>/``) gives the mean over its fold models (``papercls.inference.encoder.mean_proba``)."""
 
     # Logged with an explicit signature: no type-hint validation wrapper (it would also warn
     # "Add type hints" at class creation). MLflow's own PythonModel classes use this flag.
@@ -31,8 +31,8 @@ class PaperClassifier(mlflow.pyfunc.PythonModel):
         self._models: list[tuple[Any, Any]] = []
 
     def load_context(self, context) -> None:
-        from papercls import inference
-        from papercls.text import template_fields
+        from papercls.data.text import template_fields
+        from papercls.inference import encoder as inference
         from papercls.tracking.serving import checked_config
 
         self.config = checked_config(context.model_config)
@@ -45,9 +45,9 @@ class PaperClassifier(mlflow.pyfunc.PythonModel):
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-        from papercls import inference
         from papercls.errors import InputError
-        from papercls.metrics import predict_labels
+        from papercls.evaluation.metrics import predict_labels
+        from papercls.inference import encoder as inference
         from papercls.tracking.request import as_frame, request_texts
 
         cfg = self.config

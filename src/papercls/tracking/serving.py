@@ -49,7 +49,7 @@ def checked_config(config: dict[str, Any] | None) -> dict[str, Any]:
     """The served model's settings, checked: ``threshold`` in [0, 1] (label 1 where
     ``prob >= threshold``), ``template`` (None: rows must bring a ``text`` column),
     ``max_length`` (None: as trained) and ``batch_size``. Raises ValueError naming the key.
-    The template's fields are checked where the template is used (``papercls.text``)."""
+    The template's fields are checked where the template is used (``papercls.data.text``)."""
     cfg = dict(config or {})
     threshold = cfg.get("threshold", DEFAULT_THRESHOLD)
     try:
@@ -188,8 +188,8 @@ def log_servable(
 ):
     """Log ``model_dir`` in ``run`` as a model that takes paper rows (:func:`log_pyfunc`) and
     return its ``ModelInfo``. ``kind``: "transformers" (a stock ``save_pretrained`` model) or
-    "custom" (a ``papercls.models`` class), recorded in the model metadata."""
-    from papercls import inference
+    "custom" (a ``papercls.models.fused_head`` class), recorded in the model metadata."""
+    from papercls.inference import encoder as inference
     from papercls.tracking.runs import shielded
 
     model_dir = Path(model_dir).resolve()
@@ -237,12 +237,12 @@ class ClassifierPyfunc(mlflow.pyfunc.PythonModel):
         self._models: list[tuple[Any, Any]] = []
 
     def load_context(self, context) -> None:
-        from papercls import inference
+        from papercls.inference import encoder as inference
 
         self._models = list(inference.iter_classifiers(context.artifacts["model_dir"]))
 
     def predict(self, context, model_input, params=None):
-        from papercls import inference
+        from papercls.inference import encoder as inference
 
         return inference.mean_proba(
             self._models, _texts(model_input), self.max_length, self.batch_size, progress=False

@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from papercls.params import repo_root
+from papercls.config.params import repo_root
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

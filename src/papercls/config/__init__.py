@@ -1,0 +1,1 @@
+"""params.yaml: reading its sections, checking every key before any stage runs."""

@@ -1,0 +1,1 @@
+"""Evaluation: figures, thresholds, the ensemble, test-set figures, written precision, PNG figures."""

@@ -1,0 +1,60 @@
+"""Any saved model folder as one classifier: the choice of model kind (TF-IDF or encoder) and
+P(label 1) for texts, k-fold folders averaged over their fold models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from papercls.inference.engine import Engine
+
+
+def is_tfidf_dir(model_dir: str | Path) -> bool:
+    """A TF-IDF model folder holds ``tfidf.json``; anything else is read as an encoder folder
+    (``config.json``, or k-fold ``fold_<k>/config.json`` sub-folders)."""
+    from papercls.models.tfidf import CONFIG_FILE
+
+    return (Path(model_dir) / CONFIG_FILE).is_file()
+
+
+def predict_probs(
+    model_dir: str | Path,
+    texts: list[str],
+    max_length: int | None = None,
+    batch_size: int = 32,
+    int8: bool = False,
+    engine: Engine | None = None,
+    onnx_dir: str | Path | None = None,
+) -> np.ndarray:
+    """P(label 1) of ``texts`` with the model saved in ``model_dir``: TF-IDF, an encoder, or a
+    k-fold encoder folder (mean over the fold models). ``max_length`` None: the length the
+    encoder was trained with. ``engine``: runtime and precision of an encoder
+    (:mod:`papercls.inference.engine`; None: torch fp32); ``int8``: the same as torch int8 (a
+    dynamically quantised CPU copy). ``onnx_dir``: where the onnx engine keeps the export."""
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(f"model folder {model_dir} not found")
+    if int8:
+        if engine is not None and engine.precision != "int8":
+            raise ValueError(f"int8 and precision {engine.precision} disagree")
+        engine = engine or Engine("torch", "int8", "int8")
+    engine = engine or Engine()
+    if is_tfidf_dir(model_dir):
+        if not engine.is_default:
+            raise ValueError(
+                f"engine {engine.describe()} applies to encoder models; "
+                f"{model_dir} is a TF-IDF model"
+            )
+        from papercls.models.tfidf import TfidfClassifier
+
+        probs = TfidfClassifier.load(model_dir).predict_proba(texts)
+    else:
+        from papercls.inference.engine import predict_dir
+
+        probs = predict_dir(model_dir, texts, engine, max_length, batch_size, onnx_dir=onnx_dir)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != (len(texts),) or not np.isfinite(probs).all():
+        raise RuntimeError(
+            f"model {model_dir} returned {probs.shape} probabilities for {len(texts)} texts"
+        )
+    return probs

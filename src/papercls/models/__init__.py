@@ -1,0 +1,1 @@
+"""Model definitions: backbone resolution, the fused-head topline, the TF-IDF reference."""

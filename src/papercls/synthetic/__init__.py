@@ -1,0 +1,1 @@
+"""The deterministic generator of the bundled synthetic corpus (a fixture, not product logic)."""
