@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, (_, help_) in COMMANDS.items():
             print(f"  {name:<12} {help_}")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
+    from papercls.console import quiet_third_party
+
+    quiet_third_party()  # no library progress bars in a log (they stay on a terminal)
     return COMMANDS[argv[0]][0](argv[1:])
 
 

@@ -165,3 +165,24 @@ def test_new_head_report_is_silent_but_a_missing_encoder_weight_is_reported(
     reports = [m for m in shown if "BertForSequenceClassification LOAD REPORT" in m]
     assert len(reports) == 1
     assert "bert.pooler.dense.weight" in reports[0] and "classifier.weight" in reports[0]
+
+
+def test_cli_predict_log_has_no_library_progress_bars(tiny_bert_dir, tmp_path):
+    """`papercls predict 2> log`: transformers' "Loading weights" bar stays out of the log."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    model = tmp_path / "model"
+    config = BertConfig.from_pretrained(tiny_bert_dir, num_labels=2)
+    BertForSequenceClassification(config).save_pretrained(model)
+    AutoTokenizer.from_pretrained(tiny_bert_dir).save_pretrained(model)
+    csv = tmp_path / "in.csv"
+    csv.write_text("uuid,title,author,abstract\nb2,Cancer therapy,A B,A clinical trial.\n")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_PROGRESS_BARS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "papercls.cli", "predict", "--model-dir", str(model),
+         "--input", str(csv), "--output", str(tmp_path / "out.csv")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.csv").exists()
+    assert "Loading weights" not in proc.stderr and "\r" not in proc.stderr, proc.stderr

@@ -164,3 +164,34 @@ def test_confusion_figure_grows_with_the_models(tmp_path):
     confusion = png_chunks(one.figures[1].read_bytes())[0][1]
     assert struct.unpack(">II", confusion[:8]) == (720, 400)  # at least two panels wide
     assert one.figures[0].parent == tmp_path / "plots" / "figures"  # beside the metrics dir
+
+
+@pytest.mark.parametrize("n", range(1, 10))
+def test_confusion_grid_has_no_empty_row_and_few_empty_cells(n):
+    from papercls.evaluation.figures import confusion_grid
+
+    rows, cols = confusion_grid(n)
+    assert rows * cols >= n
+    assert (rows - 1) * cols < n  # the last row holds at least one panel
+    assert rows * cols - n < rows  # at most one empty cell a row
+    assert cols <= 4
+    if n == 4:
+        assert (rows, cols) == (1, 4)  # the pipeline's four models: one row, no empty cell
+
+
+def test_training_figure_tells_train_from_valid_and_frames_one_epoch(tmp_path):
+    from matplotlib.figure import Figure
+
+    from papercls.evaluation.figures import draw_training
+
+    write_history(tmp_path, "baseline", epochs=1)
+    fig = Figure()
+    draw_training(fig, {"baseline": load_history(tmp_path / "metrics/baseline/history.csv")})
+    loss_ax, f1_ax = fig.axes
+    train, valid = loss_ax.get_lines()
+    assert (train.get_linestyle(), train.get_marker()) != (valid.get_linestyle(), valid.get_marker())
+    for ax in (loss_ax, f1_ax):
+        assert ax.get_xlim() == (0.5, 1.5)  # the one epoch centred, not a 0.1-wide axis
+    # a single epoch: the values are written out (write_history: train 0.7, valid 0.7, F1 0.65)
+    assert sorted(t.get_text() for t in loss_ax.texts) == ["0.7000", "0.7000"]
+    assert [t.get_text() for t in f1_ax.texts] == ["0.6500"]

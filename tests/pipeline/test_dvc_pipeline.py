@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -283,3 +284,18 @@ def test_labelled_test_csv_is_scored_in_metrics(repo: Path) -> None:
         assert figures["labelled"] is True and figures["tuned"]["n"] == len(test)
         assert figures["at_0.5"]["threshold"] == 0.5
         assert f"metrics/{name}/test.json" in text
+
+
+def test_readme_curated_exp_show_is_a_short_table(repo: Path) -> None:
+    """The README's `dvc exp show --drop ... --keep ...` view runs and keeps a handful of
+    columns, the tuned F1 of every encoder among them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = next(line for line in readme.splitlines() if line.startswith("dvc exp show --drop"))
+    args = shlex.split(command)[3:]  # after "dvc exp show"
+    full = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo).stdout.splitlines()[0]
+    shown = run(["dvc", "exp", "show", "--no-pager", "--csv", *args], repo).stdout.splitlines()[0]
+    columns = shown.split(",")
+    assert len(columns) <= 15 < len(full.split(","))
+    for name in ("baseline", "topline", "ensemble"):
+        assert f"metrics/{name}/tuned.json:f1" in columns, columns
+    assert "topline.epochs" in columns

@@ -126,29 +126,54 @@ def _pr_figure(curves: dict[str, pd.DataFrame], results: dict[str, dict], path: 
         return save_png(fig, path)
 
 
+def _epoch_axis(ax, epochs: list[int]) -> None:
+    """Whole epochs on the x axis, with half an epoch of margin (a single epoch stays centred)."""
+    ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _training_figure(histories: dict[str, pd.DataFrame | None], path: Path) -> Path:
-    models = list(histories)
     with _figure() as fig:
-        loss_ax, f1_ax = fig.subplots(1, 2)
-        shown = {k: v for k, v in histories.items() if v is not None and len(v)}
-        for name, history in shown.items():
-            df, suffix = _per_epoch(history)
-            color = _color(models, name)
-            kw = {"color": color, "marker": "o"}
-            loss_ax.plot(df["epoch"], df["train_loss"], label=f"{name} train{suffix}", **kw)
-            loss_ax.plot(df["epoch"], df["valid_loss"], "--", label=f"{name} valid{suffix}", **kw)
-            f1_ax.plot(df["epoch"], df["valid_f1"], label=f"{name}{suffix}", **kw)
-        for ax, title in ((loss_ax, "loss"), (f1_ax, "validation F1")):
-            ax.set(title=title, xlabel="epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if shown:
-                ax.legend(fontsize="small")
-            else:
-                ax.text(0.5, 0.5, "no training history", ha="center", transform=ax.transAxes)
-        skipped = [m for m in models if m not in shown]
-        note = f" (no history: {', '.join(skipped)})" if skipped else ""
-        fig.suptitle(f"Training curves from metrics/<model>/history.csv{note}")
+        draw_training(fig, histories)
         return save_png(fig, path)
+
+
+def draw_training(fig: Figure, histories: dict[str, pd.DataFrame | None]) -> None:
+    """Loss (train: solid line, filled circles; valid: dashed line, open squares) and validation
+    F1 per epoch, one colour per model; a model's values are written beside its points when it
+    has a single epoch, where no line can show them."""
+    models = list(histories)
+    loss_ax, f1_ax = fig.subplots(1, 2)
+    shown = {k: v for k, v in histories.items() if v is not None and len(v)}
+    epochs: list[int] = []
+    for name, history in shown.items():
+        df, suffix = _per_epoch(history)
+        epochs += [int(e) for e in df["epoch"]]
+        color = _color(models, name)
+        train = {"color": color, "marker": "o", "linestyle": "-"}
+        valid = {"color": color, "marker": "s", "linestyle": "--", "markerfacecolor": "white"}
+        loss_ax.plot(df["epoch"], df["train_loss"], label=f"{name} train{suffix}", **train)
+        loss_ax.plot(df["epoch"], df["valid_loss"], label=f"{name} valid{suffix}", **valid)
+        f1_ax.plot(df["epoch"], df["valid_f1"], label=f"{name}{suffix}", **train)
+        if len(df) == 1:
+            points = ((loss_ax, "train_loss"), (loss_ax, "valid_loss"), (f1_ax, "valid_f1"))
+            for ax, column in points:
+                _value_label(ax, float(df["epoch"].iloc[0]), float(df[column].iloc[0]), color)
+    for ax, title in ((loss_ax, "loss"), (f1_ax, "validation F1 at 0.5")):
+        ax.set(title=title, xlabel="epoch")
+        if shown:
+            _epoch_axis(ax, epochs)
+            ax.legend(fontsize="small")
+        else:
+            ax.text(0.5, 0.5, "no training history", ha="center", transform=ax.transAxes)
+    skipped = [m for m in models if m not in shown]
+    note = f" (no history: {', '.join(skipped)})" if skipped else ""
+    fig.suptitle(f"Training curves from metrics/<model>/history.csv{note}")
+
+
+def _value_label(ax, x: float, y: float, color: str) -> None:
+    ax.annotate(f"{y:.4f}", (x, y), textcoords="offset points", xytext=(8, 0), va="center",
+                color=color, fontsize="small")  # fmt: skip
 
 
 def render_evaluate_figures(
@@ -196,16 +221,23 @@ def _f1_figure(heldout: dict[str, pd.DataFrame], tuned: dict[str, dict], path: P
         return save_png(fig, path)
 
 
+def confusion_grid(n_models: int) -> tuple[int, int]:
+    """(rows, columns) of the confusion panels: at most 4 a row, rows filled evenly, so that
+    4 models make one row and no grid has a whole empty row or more than one empty cell a row."""
+    rows = math.ceil(n_models / 4)
+    return rows, math.ceil(n_models / rows)
+
+
 def confusion_size(n_models: int) -> tuple[float, float]:
-    """Figure size in inches: up to 3 panels a row."""
-    cols, rows = min(n_models, 3), math.ceil(n_models / 3)
+    """Figure size in inches for ``n_models`` panels (see :func:`confusion_grid`)."""
+    rows, cols = confusion_grid(n_models)
     return max(PANEL * cols, 2 * PANEL), 0.4 + PANEL * rows
 
 
 def _confusion_figure(tuned: dict[str, dict], path: Path) -> Path:
     n = len(tuned)
     with _figure(confusion_size(n)) as fig:
-        axes = fig.subplots(math.ceil(n / 3), min(n, 3), squeeze=False).ravel()
+        axes = fig.subplots(*confusion_grid(n), squeeze=False).ravel()
         for ax, (name, m) in zip(axes, tuned.items(), strict=False):
             counts = np.array([[m["tn"], m["fp"]], [m["fn"], m["tp"]]])
             ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(int(counts.max()), 1))
