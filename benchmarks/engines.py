@@ -90,7 +90,7 @@ def _onnx_methods(model_dir: Path, tmp: Path, max_length: int, methods: Methods)
     from transformers import AutoTokenizer
 
     from papercls.inference.onnx.cache import ensure_export
-    from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE
+    from papercls.inference.onnx.layout import INT8_FILE, MODEL_FILE
     from papercls.inference.onnx.runtime import make_session, session_proba
 
     names = [n for n in ("onnx fp32", "onnx int8") if methods.want(n)]

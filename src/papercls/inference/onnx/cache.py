@@ -17,7 +17,8 @@ import shutil
 from pathlib import Path
 
 from papercls.inference import encoder as inference
-from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE, export_onnx
+from papercls.inference.onnx.export import export_onnx
+from papercls.inference.onnx.layout import INT8_FILE, MODEL_FILE
 
 SUFFIX = ".onnx"
 MARKER = "source.json"

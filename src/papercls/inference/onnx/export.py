@@ -23,14 +23,10 @@ import torch
 
 from papercls.data.io import atomic_dir
 from papercls.inference import encoder as inference
+from papercls.inference.onnx.layout import INT8_FILE, META_HEADS, META_HIDDEN, MODEL_FILE
 
-MODEL_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"  # papercls.inference.onnx.quantize.quantize_int8's output beside it
 OUTPUT_NAME = "logits"
 OPSET = 17
-# written into the graph's metadata: what quantize_int8's attention fusion needs to know
-META_HEADS = "papercls.num_attention_heads"
-META_HIDDEN = "papercls.hidden_size"
 _TRACE_TEXTS = ("patient study [SEP] clinical trial [SEP] a longer abstract of words", "short")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from papercls.inference import encoder as inference
-from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE
+from papercls.inference.onnx.layout import INT8_FILE, MODEL_FILE
 
 VARIANTS = {"fp32": MODEL_FILE, "int8": INT8_FILE}
 
