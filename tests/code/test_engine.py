@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import fit_briefly
-from papercls.inference.encoder.onnx import cache as onnx_cache
+from papercls.inference.onnx import cache as onnx_cache
 
 from papercls import hardware
 from papercls.inference import engine as eng

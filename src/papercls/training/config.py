@@ -10,6 +10,9 @@ from typing import Any
 
 from papercls.training.selection import check_select_metric
 
+# mixed_precision values; Accelerate's "no" (the older params spelling) is also taken as fp32
+MIXED_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 # Keys of a model section that are about building the model, not the loop.
 MODEL_KEYS = frozenset({"backbone", "kfold", "head"})
 CLASS_WEIGHTS = ("none", "balanced")
@@ -66,7 +69,7 @@ class TrainConfig:
             raise ValueError("batch_size and grad_accum must be >= 1")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError("warmup_ratio must be in [0, 1)")
-        if self.mixed_precision not in ("fp32", "auto", "no", "bf16", "fp16"):
+        if self.mixed_precision not in (*MIXED_PRECISIONS, "no"):
             raise ValueError("mixed_precision must be one of fp32, auto, bf16, fp16 (no = fp32)")
         check_select_metric(self.select_metric)
         if self.min_steps < 0:
