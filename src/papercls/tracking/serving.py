@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import mlflow.pyfunc
 
+from papercls.data.template import SEP
+
 if TYPE_CHECKING:
     from papercls.tracking.runs import StageRun
 
@@ -107,7 +109,7 @@ def input_example(template: str | None):
     rows = pd.DataFrame(EXAMPLE_ROWS)
     if template is not None:
         return rows
-    return pd.DataFrame({"text": (rows["title"] + " [SEP] " + rows["abstract"]).tolist()})
+    return pd.DataFrame({"text": (rows["title"] + f" {SEP} " + rows["abstract"]).tolist()})
 
 
 def pip_requirements() -> list[str]:

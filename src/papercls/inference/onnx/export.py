@@ -22,12 +22,13 @@ from pathlib import Path
 import torch
 
 from papercls.data.io import atomic_dir
+from papercls.data.template import SEP
 from papercls.inference import encoder as inference
 from papercls.inference.onnx.layout import INT8_FILE, META_HEADS, META_HIDDEN, MODEL_FILE
 
 OUTPUT_NAME = "logits"
 OPSET = 17
-_TRACE_TEXTS = ("patient study [SEP] clinical trial [SEP] a longer abstract of words", "short")
+_TRACE_TEXTS = (f"patient study {SEP} clinical trial {SEP} a longer abstract of words", "short")
 
 
 class _LogitsOnly(torch.nn.Module):
