@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from papercls.inference.predict import load_threshold, predict_csv, write_submission
+from papercls.evaluation.threshold_file import read_threshold
+from papercls.inference.predict import predict_csv, write_submission
 from papercls.inference.predict_cli import predict_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,9 +116,9 @@ def test_missing_inputs_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"baseline[/\\]test\.parquet"):
         _submit(tmp_path, model="baseline")
     with pytest.raises(ValueError, match=r"no threshold for model 'nope'.*\['other', 'topline'\]"):
-        load_threshold(tmp_path / "metrics" / "thresholds.json", "nope")
+        read_threshold(tmp_path / "metrics" / "thresholds.json", "nope")
     with pytest.raises(FileNotFoundError, match="tune_thresholds"):
-        load_threshold(tmp_path / "missing.json", "topline")
+        read_threshold(tmp_path / "missing.json", "topline")
 
 
 # --------------------------------------------------------------------------- any CSV
