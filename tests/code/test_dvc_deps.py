@@ -236,3 +236,12 @@ def test_evaluate_does_not_run_model_or_registry_code() -> None:
         ROOT / "stages" / "evaluate.py") if p.is_relative_to(SRC / PACKAGE)}
     for module in ("models/fused_head.py", "tracking/registry.py", "tracking/serving.py"):
         assert module not in closure, f"stages/evaluate.py imports {module}"
+
+
+def test_a_folder_dep_does_not_change_with_bytecode() -> None:
+    """Python writes ``__pycache__`` into a source folder when it runs: DVC must ignore it
+    wherever a stage lists a folder of code, or the folder's hash changes on every run."""
+    folders = [d for s in STAGES.values() for d in s.get("deps", []) if (ROOT / str(d)).is_dir()
+               and str(d).startswith("src/")]
+    ignored = (ROOT / ".dvcignore").read_text(encoding="utf-8").splitlines()
+    assert not folders or "__pycache__/" in ignored, f"folder deps {folders} but no __pycache__/"
