@@ -17,8 +17,8 @@ It prints one table of figures with their targets and writes the same to
               sampler and padding to each batch's longest row instead); samples/s, validation
               F1 of both, and the fraction of the CPU's peak fp32 FLOP rate our training step
               reaches.
-2. inference  our inference engines (``papercls.inference.engine``: torch fp32, torch bf16 where the CPU
-              has it natively, torch dynamic int8, ONNX Runtime fp32 and int8) against
+2. inference  our inference engines (``papercls.inference.engine``: torch fp32, torch bf16
+              where the CPU has it natively, torch dynamic int8, ONNX Runtime fp32 and int8) against
               ``pipeline("text-classification")`` with the same batch size, on the
               competition's testB.csv (``--infer-rows``, default 2,000): rows/s by wall and
               CPU time, label agreement with torch fp32 and the largest probability

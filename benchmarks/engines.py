@@ -1,7 +1,7 @@
 """The inference methods the benchmark times, each a function ``texts -> P(label 1)``: ours with
-every engine and precision of :mod:`papercls.inference.engine` that this machine runs, and transformers'
-``pipeline("text-classification")``, all with the same batch size. Models are loaded, quantised
-and exported before timing starts."""
+every engine and precision of :mod:`papercls.inference.engine` that this machine runs, and
+transformers' ``pipeline("text-classification")``, all with the same batch size. Models are
+loaded, quantised and exported before timing starts."""
 
 from __future__ import annotations
 

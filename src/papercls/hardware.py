@@ -105,7 +105,9 @@ def cpu_capabilities() -> CpuCapabilities:
     return detect(text, _torch_features())
 
 
-def auto_precision(device: Any = "cpu", caps: CpuCapabilities | None = None, fp16: bool = False) -> str:
+def auto_precision(
+    device: Any = "cpu", caps: CpuCapabilities | None = None, fp16: bool = False
+) -> str:
     """What the precision ``auto`` stands for on ``device`` (None: CUDA when available, else
     the CPU): on CUDA bf16 where the GPU supports it, else fp16 where the caller can use it
     (``fp16``: training's autocast) and fp32 otherwise; on a CPU bf16 only where it is native

@@ -126,7 +126,9 @@ def test_missing_inputs_are_named(tmp_path):
 
 @pytest.fixture(scope="module")
 def tfidf_dir(tmp_path_factory) -> Path:
-    tfidf = pytest.importorskip("papercls.models.tfidf", reason="papercls.models.tfidf is not written yet")
+    tfidf = pytest.importorskip(
+        "papercls.models.tfidf", reason="papercls.models.tfidf is not written yet"
+    )
     texts = ["patient clinical trial of cancer therapy", "hospital disease treatment outcome",
              "quantum lattice algorithm for graphs", "compiler network circuit design"] * 5
     labels = [1, 1, 0, 0] * 5
@@ -138,7 +140,9 @@ def tfidf_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_bert_classifier(tmp_path_factory) -> Path:
     """Randomly initialised 2-layer BERT classifier (hidden 32) with a tiny WordPiece vocab."""
-    pytest.importorskip("papercls.inference.encoder", reason="papercls.inference.encoder is not written yet")
+    pytest.importorskip(
+        "papercls.inference.encoder", reason="papercls.inference.encoder is not written yet"
+    )
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, set_seed
 
     d = tmp_path_factory.mktemp("tiny_bert_cls")

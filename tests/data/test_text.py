@@ -69,7 +69,8 @@ def test_the_separator_is_defined_once() -> None:
             and isinstance(node.body[0], ast.Expr)
         }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
-                if SEP in node.value or "\\[SEP\\]" in node.value:
-                    spelled.append(f"{path.relative_to(package)}:{node.lineno}")
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if id(node) not in docs and (SEP in node.value or "\\[SEP\\]" in node.value):
+                spelled.append(f"{path.relative_to(package)}:{node.lineno}")
     assert [s.split(":")[0] for s in spelled] == ["data/template.py"], spelled

@@ -32,9 +32,11 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = library default (all cores)
     max_grad_norm: float = 1.0
     eval_batch_size: int = 64
-    mixed_precision: str = "auto"  # CUDA: bf16/fp16; CPU: bf16 where native | fp32 (or no) | bf16 | fp16
+    # auto (CUDA: bf16/fp16; CPU: bf16 where native) | fp32 (or no) | bf16 | fp16
+    mixed_precision: str = "auto"
     select_best: bool = True  # final weights = best epoch by select_metric (else the last epoch)
-    select_metric: str = "pr_auc"  # criterion of early stopping and best epoch (papercls.training.selection)
+    # criterion of early stopping and best epoch (papercls.training.selection)
+    select_metric: str = "pr_auc"
     min_steps: int = 0  # minimum optimizer updates: epochs are raised to reach it; 0 = off
     class_weight: str = "none"  # none | balanced (cross-entropy weighted n / (2 * n_class))
     checkpoint_dir: str | None = None  # default: <out_dir>/../<out_dir name>.ckpt

@@ -3,7 +3,8 @@
 Layout written by :func:`export_onnx` (the whole directory at once, atomically)::
 
     <out_dir>/model.onnx             one model: graph + the tokenizer files beside it
-    <out_dir>/model.int8.onnx        its int8 variant, when asked for (papercls.inference.onnx.quantize)
+    <out_dir>/model.int8.onnx        its int8 variant, when asked for
+                                     (papercls.inference.onnx.quantize)
     <out_dir>/tokenizer.json ...
     <out_dir>/fold_<k>/model.onnx    k-fold: one sub-directory per fold, as in the model dir
 

@@ -1,7 +1,8 @@
 """P(label == 1) with ONNX Runtime from graphs written by :mod:`papercls.inference.onnx.export`.
 
-Same encoding, length-sorted batching and softmax as :func:`papercls.inference.encoder.predict_proba`
-(the functions are shared, not copied); k-fold exports are averaged as the torch path does.
+Same encoding, length-sorted batching and softmax as
+:func:`papercls.inference.encoder.predict_proba` (the functions are shared, not copied); k-fold
+exports are averaged as the torch path does.
 """
 
 from __future__ import annotations
