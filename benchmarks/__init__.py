@@ -13,10 +13,12 @@ It prints one table of figures with their targets and writes the same to
 1. training   our training loop (``papercls.training.loop.train``, length-grouped batches, dynamic
               padding) against a plain ``transformers.Trainer`` fine-tune of the same backbone
               on the same rows (run_classification recipe: padding="max_length", default
-              collator, random sampler); samples/s, validation F1 of both, and the fraction of
-              the CPU's peak fp32 FLOP rate our training step reaches.
-2. inference  our inference engines (``papercls.inference.engine``: torch fp32, torch bf16 where the CPU
-              has it natively, torch dynamic int8, ONNX Runtime fp32 and int8) against
+              collator, random sampler; ``--group-by-length``: the Trainer's length-grouped
+              sampler and padding to each batch's longest row instead); samples/s, validation
+              F1 of both, and the fraction of the CPU's peak fp32 FLOP rate our training step
+              reaches.
+2. inference  our inference engines (``papercls.inference.engine``: torch fp32, torch bf16
+              where the CPU has it natively, torch dynamic int8, ONNX Runtime fp32 and int8) against
               ``pipeline("text-classification")`` with the same batch size, on the
               competition's testB.csv (``--infer-rows``, default 2,000): rows/s by wall and
               CPU time, label agreement with torch fp32 and the largest probability

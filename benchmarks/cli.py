@@ -57,6 +57,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="comma-separated subset of the inference methods (torch bf16, torch int8, onnx "
         "fp32, onnx int8); torch fp32 and pipeline always run",
     )
+    p.add_argument(
+        "--group-by-length",
+        action="store_true",
+        help="training: the peer Trainer groups rows by length and pads each batch to its "
+        "longest row (its best for varied lengths) instead of padding every row to max length",
+    )
     p.add_argument("--keep-tmp", action="store_true", help="keep the scratch directory")
     args = p.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -138,6 +144,8 @@ def main(argv: Sequence[str] | None = None, command: str = "python benchmarks/ru
         sizes["infer"] = args.infer_rows
     if args.infer_methods:
         sizes["infer_methods"] = args.infer_methods
+    if args.group_by_length:
+        sizes["peer_group_by_length"] = 1
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     signal.signal(signal.SIGTERM, _on_sigterm)
     started = dt.datetime.now(dt.UTC)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from papercls.inference.encoder import load_classifier
     from papercls.inference.engine import native_bf16
     from papercls.inference.onnx.cache import ensure_export
-    from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE
+    from papercls.inference.onnx.layout import INT8_FILE, MODEL_FILE
 
     print(f"CPU: {cpu_capabilities().summary()}")
     params = load_project_params()

@@ -1,7 +1,7 @@
 """The inference methods the benchmark times, each a function ``texts -> P(label 1)``: ours with
-every engine and precision of :mod:`papercls.inference.engine` that this machine runs, and transformers'
-``pipeline("text-classification")``, all with the same batch size. Models are loaded, quantised
-and exported before timing starts."""
+every engine and precision of :mod:`papercls.inference.engine` that this machine runs, and
+transformers' ``pipeline("text-classification")``, all with the same batch size. Models are
+loaded, quantised and exported before timing starts."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def _onnx_methods(model_dir: Path, tmp: Path, max_length: int, methods: Methods)
     from transformers import AutoTokenizer
 
     from papercls.inference.onnx.cache import ensure_export
-    from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE
+    from papercls.inference.onnx.layout import INT8_FILE, MODEL_FILE
     from papercls.inference.onnx.runtime import make_session, session_proba
 
     names = [n for n in ("onnx fp32", "onnx int8") if methods.want(n)]

@@ -46,3 +46,25 @@ def batch_work(
         "real_flops": real_flops,
         "padded_flops": padded_flops,
     }
+
+
+def recorded_work(
+    batches: Sequence[tuple[Sequence[int], int]],
+    flops_per_sequence: Callable[[int], float],
+) -> dict[str, float]:
+    """:func:`batch_work` of batches as a collator made them: (the real length of each row,
+    the length the batch was padded to), e.g. the max length for every batch of a collator
+    that pads to it."""
+    real_tokens = padded_tokens = 0
+    real_flops = padded_flops = 0.0
+    for lens, pad_to in batches:
+        real_tokens += sum(int(n) for n in lens)
+        padded_tokens += int(pad_to) * len(lens)
+        real_flops += sum(flops_per_sequence(int(n)) for n in lens)
+        padded_flops += len(lens) * flops_per_sequence(int(pad_to))
+    return {
+        "real_tokens": real_tokens,
+        "padded_tokens": padded_tokens,
+        "real_flops": real_flops,
+        "padded_flops": padded_flops,
+    }

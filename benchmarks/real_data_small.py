@@ -12,8 +12,9 @@ For each learning rate, three variants:
   c  b + balanced:  as b with class_weight balanced
 
 Reported on the eval rows: F1 at the threshold tuned on the held-out (validation) predictions
-(``papercls.evaluation.thresholds.best_f1_threshold``, what ``thresholds.method: f1`` uses), F1 at 0.5,
-ROC-AUC and PR-AUC (``papercls.evaluation.metrics``), with the epochs run, the best epoch and seconds.
+(``papercls.evaluation.thresholds.best_f1_threshold``, what ``thresholds.method: f1`` uses), F1
+at 0.5, ROC-AUC and PR-AUC (``papercls.evaluation.metrics``), with the epochs run, the best epoch
+and seconds.
 
     python benchmarks/real_data_small.py [--rows 400] [--eval-rows 1000] [--lrs 5e-5 1e-4]
 """

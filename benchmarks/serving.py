@@ -63,7 +63,7 @@ def random_head_model(dest: Path, max_length: int) -> Path:
 
 def choose_model(args: argparse.Namespace, tmp: Path) -> tuple[Path, float, str]:
     """(model directory, threshold, what it is)."""
-    from papercls.inference.predict import load_threshold
+    from papercls.evaluation.threshold_file import read_threshold
 
     if args.model_dir is None and (ROOT / "models" / "topline" / "config.json").is_file():
         args.model_dir = ROOT / "models" / "topline"
@@ -71,7 +71,7 @@ def choose_model(args: argparse.Namespace, tmp: Path) -> tuple[Path, float, str]
         d = random_head_model(tmp / "minilm-random-head", args.max_length)
         return d, 0.5, f"MiniLM-L6 backbone, random head, max length {args.max_length}"
     try:
-        threshold = load_threshold(ROOT / "metrics" / "thresholds.json", args.model_dir.name)
+        threshold = read_threshold(ROOT / "metrics" / "thresholds.json", args.model_dir.name)
     except (FileNotFoundError, ValueError):
         threshold = 0.5
     return args.model_dir, threshold, f"{args.model_dir} (threshold {threshold:.4g})"

@@ -4,13 +4,14 @@ CPU's peak fp32 FLOP rate reached."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.flops import batch_work, train_flops_per_sequence
+from benchmarks.flops import batch_work, recorded_work, train_flops_per_sequence
 from benchmarks.machine import cpu_facts
 from benchmarks.peer_trainer import train_peer
 from benchmarks.results import Row, target_row
@@ -22,7 +23,7 @@ from benchmarks.workload import (
     sample_frames,
 )
 
-_NOT_JSON = ("lengths", "batches", "model", "cfg")  # keys of our run kept out of the details
+_NOT_JSON = ("lengths", "batches", "model", "cfg", "train_batches")  # kept out of the details
 
 
 class _ClockSpy:
@@ -117,7 +118,8 @@ class TrainingRuns:
 
 
 def measure_training(sizes: dict[str, int], tmp: Path) -> TrainingRuns:
-    """Ours and the peer take turns ``sizes["rounds"]`` times on the same rows."""
+    """Ours and the peer take turns ``sizes["rounds"]`` times on the same rows; the peer
+    groups rows by length where ``sizes["peer_group_by_length"]`` is true."""
     from papercls.models.backbone import resolve_backbone
 
     params = load_project_params()
@@ -125,10 +127,11 @@ def measure_training(sizes: dict[str, int], tmp: Path) -> TrainingRuns:
     backbone_dir = resolve_backbone(section.get("backbone", "minilm"))
     train_df, valid_df = sample_frames(params, sizes["train"], sizes["valid"])
     runs = TrainingRuns(section, len(train_df), len(valid_df))
+    peer = functools.partial(train_peer, group_by_length=bool(sizes.get("peer_group_by_length")))
     for r in range(sizes["rounds"]):
         for name, fn, store in (
             ("ours", train_ours, runs.ours_runs),
-            ("peer", train_peer, runs.peer_runs),
+            ("peer", peer, runs.peer_runs),
         ):
             log(f"training: {name} round {r + 1}/{sizes['rounds']} ({len(train_df)} rows) ...")
             with Measure() as m:
@@ -141,8 +144,9 @@ def measure_training(sizes: dict[str, int], tmp: Path) -> TrainingRuns:
 
 
 def flop_figures(runs: TrainingRuns) -> dict[str, Any]:
-    """Tokens and FLOPs of both loops (ours: its length-grouped batches; the peer: every row
-    padded to max_length) and the FLOP rates they reached."""
+    """Tokens and FLOPs of both loops (ours: its length-grouped batches; the peer: the batches
+    its collator made, every row padded to max_length unless grouped by length) and the FLOP
+    rates they reached."""
     ours, peer = runs.ours, runs.peer
     cfg, n = ours["cfg"], runs.rows_train
     n_params = non_embedding_params(ours["model"])
@@ -152,7 +156,7 @@ def flop_figures(runs: TrainingRuns) -> dict[str, Any]:
         return train_flops_per_sequence(n_params, n_layers, hidden, s)
 
     work = batch_work(ours["lengths"], ours["batches"], per_seq)
-    peer_work = batch_work([cfg.max_length] * n, [range(n)], per_seq)
+    peer_work = recorded_work(peer["train_batches"], per_seq)
     return {
         "formula_train_per_sequence": "6*N*s + 12*L*d*s^2",
         "non_embedding_params_N": n_params,
@@ -183,7 +187,7 @@ def speed_rows(runs: TrainingRuns, flops: dict[str, Any]) -> list[Row]:
         ),
         Row(
             b,
-            "peer Trainer samples/s",
+            "peer Trainer samples/s" + (" (group_by_length)" if peer["group_by_length"] else ""),
             peer["samples_per_s"],
             "samples/s",
             note=f"best of {len(runs.peer_runs)}; load {peer['load_mean']:.1f}",
@@ -266,7 +270,9 @@ def training_details(
         "ours_runs": [
             {k: v for k, v in run.items() if k not in _NOT_JSON} for run in runs.ours_runs
         ],
-        "peer_runs": runs.peer_runs,
+        "peer_runs": [
+            {k: v for k, v in run.items() if k not in _NOT_JSON} for run in runs.peer_runs
+        ],
         "flops": flops,
         "cpu": cpu,
     }

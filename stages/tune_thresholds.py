@@ -7,7 +7,8 @@ import sys
 
 from papercls.config.params import load_params, repo_root
 from papercls.evaluation.evaluate import load_prior, run_tune_thresholds
-from papercls.tracking import DEFAULT_REGISTER_NAME, register_tuned, stage_main, stage_run
+from papercls.tracking import stage_main, stage_run
+from papercls.tracking.registry import DEFAULT_REGISTER_NAME, register_tuned
 from papercls.tracking.serving import prepared_template
 
 REGISTERED = "topline"

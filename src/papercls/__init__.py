@@ -1,2 +1,2 @@
 """Scientific-paper classification pipeline: data, models, evaluation, tracking."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -105,13 +105,36 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
 }
 
 
+def usage() -> str:
+    lines = ["usage: papercls COMMAND [ARGS]   (papercls --version)", "", "commands:"]
+    lines += [f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``papercls COMMAND [ARGS]``: the command's exit status. ``--help``: the commands, exit 0;
+    ``--version``: the package version; no command: the commands on stderr, exit 2; an unknown
+    one: one ``error:`` line naming it and the commands, exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: papercls COMMAND [ARGS]\n\ncommands:")
-        for name, (_, help_) in COMMANDS.items():
-            print(f"  {name:<12} {help_}")
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if argv and argv[0] in ("-V", "--version"):
+        from papercls import __version__
+
+        print(f"papercls {__version__}")
+        return 0
+    if not argv:
+        print(usage(), file=sys.stderr)
+        return 2
+    if argv[0] not in COMMANDS:
+        known = ", ".join(COMMANDS)
+        what = "option" if argv[0].startswith("-") else "command"
+        print(
+            f"error: unknown {what} {argv[0]!r}; commands: {known} (papercls --help)",
+            file=sys.stderr,
+        )
+        return 2
     from papercls.console import quiet_third_party
 
     quiet_third_party()  # no library progress bars in a log (they stay on a terminal)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 PRECISIONS = ("auto", "fp32", "bf16")
-_ALIASES = {"no": "fp32"}  # training's mixed_precision spells fp32 "no"
+_ALIASES = {"no": "fp32"}  # Accelerate's (and older params') spelling of fp32
 CPUINFO = Path("/proc/cpuinfo")
 # capability names as torch.cpu.get_capabilities() spells them
 _BF16_FEATURES = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX-512 BF16, AMX, ARM BF16
@@ -105,15 +105,39 @@ def cpu_capabilities() -> CpuCapabilities:
     return detect(text, _torch_features())
 
 
-def resolve_precision(precision: str, caps: CpuCapabilities | None = None) -> str:
-    """The precision ("fp32" or "bf16") a ``precision`` param asks for: "auto" picks bf16 only
-    on a CPU with native bf16 (:func:`cpu_capabilities`), fp32 otherwise; "fp32" (or "no")
-    and "bf16" are kept as given."""
-    value = str(precision).strip().lower()
-    value = _ALIASES.get(value, value)
-    if value not in PRECISIONS:
-        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
-    if value != "auto":
-        return value
+def auto_precision(
+    device: Any = "cpu", caps: CpuCapabilities | None = None, fp16: bool = False
+) -> str:
+    """What the precision ``auto`` stands for on ``device`` (None: CUDA when available, else
+    the CPU): on CUDA bf16 where the GPU supports it, else fp16 where the caller can use it
+    (``fp16``: training's autocast) and fp32 otherwise; on a CPU bf16 only where it is native
+    (``caps``, default :func:`cpu_capabilities`), else fp32. The one place this is decided."""
+    import torch
+
+    device = torch.device(device) if device is not None else None
+    if device is None and torch.cuda.is_available():
+        device = torch.device("cuda")
+    if device is not None and device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return "bf16"
+        return "fp16" if fp16 else "fp32"
     caps = caps if caps is not None else cpu_capabilities()
     return "bf16" if caps.native_bf16 else "fp32"
+
+
+def resolve_precision(
+    precision: str,
+    caps: CpuCapabilities | None = None,
+    device: Any = "cpu",
+    allowed: tuple[str, ...] = PRECISIONS,
+) -> str:
+    """The precision a ``precision`` param asks for: "auto" resolved by :func:`auto_precision`
+    on ``device`` (fp16 there only where ``allowed`` has it); "fp32" (or "no", Accelerate's
+    spelling) and the other ``allowed`` values are kept as given. ValueError for the rest."""
+    value = str(precision).strip().lower()
+    value = _ALIASES.get(value, value)
+    if value not in allowed:
+        raise ValueError(f"precision must be one of {list(allowed)}, got {precision!r}")
+    if value != "auto":
+        return value
+    return auto_precision(device, caps, fp16="fp16" in allowed)

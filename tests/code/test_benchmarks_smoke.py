@@ -142,3 +142,47 @@ def test_entry_points_and_light_imports() -> None:
     )
     assert light.returncode == 0, light.stderr
     assert light.stdout.strip() == "[]"
+
+
+def test_recorded_work_counts_the_padding_a_collator_made() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.flops import recorded_work
+    finally:
+        sys.path.remove(str(ROOT))
+    work = recorded_work([([3, 5], 8), ([2], 2)], lambda s: float(s * s))
+    assert (work["real_tokens"], work["padded_tokens"]) == (10, 18)
+    assert (work["real_flops"], work["padded_flops"]) == (9 + 25 + 4, 2 * 64 + 4)
+
+
+@pytest.mark.parametrize("group_by_length", [False, True])
+def test_peer_trainer_pads_to_max_length_or_groups_by_length(
+    group_by_length, tmp_path, tiny_bert_dir, tiny_corpus, tiny_train_params,
+    restore_torch_threads,
+) -> None:
+    """The peer as the run_classification recipe runs it pads every row to max length; with
+    ``group_by_length`` the Trainer's length-grouped sampler and dynamic padding pad each
+    batch only to its longest row (the Trainer's best for rows of varied length)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.peer_trainer import train_peer
+    finally:
+        sys.path.remove(str(ROOT))
+    section = {**tiny_train_params, "max_length": 48, "batch_size": 2, "threads": 1}
+    train, valid = tiny_corpus["train"].head(64), tiny_corpus["valid"].head(8)
+    out = train_peer(section, str(tiny_bert_dir), train, valid, tmp_path / "peer", group_by_length)
+    batches = out["train_batches"]
+    assert out["group_by_length"] is group_by_length
+    assert sum(len(lens) for lens, _ in batches) == len(train)  # one epoch, every row once
+    assert all(max(lens) <= pad_to for lens, pad_to in batches)
+    if group_by_length:
+        assert all(pad_to == max(lens) for lens, pad_to in batches)
+        # the Trainer's sampler: 4 random mega-batches of 16 rows, each sorted longest first
+        # (but for its first row, where the longest row of all is swapped in)
+        rows = [n for lens, _ in batches for n in lens]
+        for k in range(0, len(rows), 16):
+            assert rows[k + 1 : k + 16] == sorted(rows[k + 1 : k + 16], reverse=True), rows
+        assert min(pad_to for _, pad_to in batches) < 48
+    else:
+        assert {pad_to for _, pad_to in batches} == {48}
+    assert 0.0 <= out["valid_f1"] <= 1.0

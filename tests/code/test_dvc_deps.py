@@ -130,3 +130,120 @@ def test_stage_lists_exactly_the_code_it_imports(name: str) -> None:
     extra = sorted(str(p.relative_to(ROOT)) for p in listed - needed)
     assert not missing, f"{name}: imports but does not list {missing}"
     assert not extra, f"{name}: lists but never imports {extra}"
+
+
+def _project_graph() -> dict[Path, set[Path]]:
+    """Each module of the package -> the project modules it imports (anywhere in the file),
+    each import resolved to its deepest module (a package's ``__init__`` only when the import
+    names the package itself)."""
+    graph: dict[Path, set[Path]] = {}
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        targets: set[Path] = set()
+        for name in imported_modules(path):
+            parts = name.split(".")
+            for i in range(len(parts), 0, -1):
+                file = module_file(".".join(parts[:i]))
+                if file is not None:
+                    targets.add(file)
+                    break
+        graph[path] = targets - {path}
+    return graph
+
+
+def import_cycles(graph: dict[Path, set[Path]]) -> list[list[Path]]:
+    """The import cycles of ``graph``: its strongly connected components of two or more."""
+    order: dict[Path, int] = {}
+    low: dict[Path, int] = {}
+    stack: list[Path] = []
+    cycles: list[list[Path]] = []
+
+    def visit(node: Path) -> None:
+        order[node] = low[node] = len(order)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in order:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], order[nxt])
+        if low[node] == order[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in graph:
+        if node not in order:
+            visit(node)
+    return cycles
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    a, b, c = Path("a.py"), Path("b.py"), Path("c.py")
+    assert import_cycles({a: {b}, b: {a, c}, c: set()}) == [[a, b]]
+    assert import_cycles({a: {b}, b: {c}, c: set()}) == []
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    """Imports inside functions count: a cycle hidden in a function still ties two modules'
+    deps (and their edits) together."""
+    cycles = [[str(p.relative_to(SRC)) for p in c] for c in import_cycles(_project_graph())]
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def _bound_names(init: Path) -> set[str]:
+    """Names a package ``__init__`` binds when it runs (imports, assignments, definitions)."""
+    names: set[str] = set()
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def test_no_project_code_takes_a_lazy_name_from_a_package() -> None:
+    """A package that loads names on first access (a module ``__getattr__``) hides the module
+    behind them from the import scanner: stage and project code import those names from their
+    modules, so that the deps above stay complete."""
+    files = [*sorted((SRC / PACKAGE).rglob("*.py")), *sorted((ROOT / "stages").glob("*.py"))]
+    wrong = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                continue
+            init = module_file(node.module)
+            if init is None or init.name != "__init__.py":
+                continue
+            bound = _bound_names(init)
+            if "__getattr__" not in bound:
+                continue
+            for alias in node.names:
+                if alias.name not in bound and module_file(f"{node.module}.{alias.name}") is None:
+                    wrong.append(f"{path.relative_to(ROOT)}: {node.module}.{alias.name}")
+    assert not wrong, f"lazily loaded names imported from their package: {wrong}"
+
+
+def test_evaluate_does_not_run_model_or_registry_code() -> None:
+    """The evaluate stage reads predictions and records a run: an edit of the fused head or of
+    the registry must not rerun it."""
+    closure = {p.relative_to(SRC / PACKAGE).as_posix() for p in project_closure(
+        ROOT / "stages" / "evaluate.py") if p.is_relative_to(SRC / PACKAGE)}
+    for module in ("models/fused_head.py", "tracking/registry.py", "tracking/serving.py"):
+        assert module not in closure, f"stages/evaluate.py imports {module}"
+
+
+def test_a_folder_dep_does_not_change_with_bytecode() -> None:
+    """Python writes ``__pycache__`` into a source folder when it runs: DVC must ignore it
+    wherever a stage lists a folder of code, or the folder's hash changes on every run."""
+    folders = [d for s in STAGES.values() for d in s.get("deps", []) if (ROOT / str(d)).is_dir()
+               and str(d).startswith("src/")]
+    ignored = (ROOT / ".dvcignore").read_text(encoding="utf-8").splitlines()
+    assert not folders or "__pycache__/" in ignored, f"folder deps {folders} but no __pycache__/"

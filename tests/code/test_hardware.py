@@ -59,7 +59,7 @@ def test_explicit_precision_is_kept_and_bad_values_named():
     intel = hardware.detect(XEON, torch_features=None)
     assert hardware.resolve_precision("bf16", amd) == "bf16"  # asked for: emulated, but kept
     assert hardware.resolve_precision("fp32", intel) == "fp32"
-    assert hardware.resolve_precision(" No ", intel) == "fp32"  # training's spelling of fp32
+    assert hardware.resolve_precision(" No ", intel) == "fp32"  # Accelerate's spelling of fp32
     with pytest.raises(ValueError, match="fp16"):
         hardware.resolve_precision("fp16", intel)
 
@@ -70,3 +70,39 @@ def test_this_machine_is_described_consistently():
     assert caps.native_bf16 == any(caps.features[k] for k in ("avx512_bf16", "amx_bf16", "bf16"))
     assert hardware.resolve_precision("auto") == ("bf16" if caps.native_bf16 else "fp32")
     assert set(caps.as_dict()) == {"model", "isa", "features", "native_bf16", "source"}
+
+
+@pytest.mark.parametrize("bf16_gpu", [True, False])
+def test_auto_is_decided_once_for_training_and_inference(bf16_gpu, monkeypatch):
+    """A (mocked) GPU: auto is bf16 where it supports bf16; without, training's autocast takes
+    fp16 and inference (which has no fp16) fp32; on the CPU the CPU decides, for both."""
+    import torch
+
+    from papercls.inference.engine import resolve_engine
+    from papercls.training.setup import resolve_mixed_precision
+
+    amd = hardware.detect(EPYC, torch_features=None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16_gpu)
+    assert hardware.auto_precision(None, amd) == ("bf16" if bf16_gpu else "fp32")
+    assert hardware.auto_precision(None, amd, fp16=True) == ("bf16" if bf16_gpu else "fp16")
+    assert resolve_mixed_precision("auto", amd) == ("bf16" if bf16_gpu else "fp16")
+    assert resolve_engine("torch", "auto", amd).precision == ("bf16" if bf16_gpu else "fp32")
+    assert hardware.resolve_precision("auto", amd, device="cuda") == resolve_engine(
+        "torch", "auto", amd, device="cuda"
+    ).precision
+    # the CPU named as the device: the CPU's capabilities decide, whatever the GPU has
+    assert hardware.auto_precision("cpu", amd) == "fp32"
+    assert resolve_engine("torch", "auto", amd, device="cpu").precision == "fp32"
+    intel = hardware.detect(XEON, torch_features=None)
+    assert resolve_engine("torch", "auto", intel, device="cpu").precision == "bf16"
+
+
+def test_training_precision_spellings():
+    """The params spell full precision fp32 (legacy no accepted); Accelerate wants no."""
+    from papercls.training.setup import resolve_mixed_precision
+
+    for given, accelerate in (("fp32", "no"), ("no", "no"), ("bf16", "bf16"), ("fp16", "fp16")):
+        assert resolve_mixed_precision(given) == accelerate
+    with pytest.raises(ValueError, match="int8"):
+        resolve_mixed_precision("int8")

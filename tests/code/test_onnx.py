@@ -10,11 +10,11 @@ import onnx
 import pytest
 import torch
 from conftest import fit_briefly
-from papercls.inference.encoder.onnx import export as onnx_export
-from papercls.inference.encoder.onnx import quantize as onnx_quantize
-from papercls.inference.encoder.onnx import runtime as onnx_inference
 
 from papercls.inference import encoder as inference
+from papercls.inference.onnx import export as onnx_export
+from papercls.inference.onnx import quantize as onnx_quantize
+from papercls.inference.onnx import runtime as onnx_inference
 from papercls.models.fused_head import build_baseline, build_topline
 
 TOL = 1e-4

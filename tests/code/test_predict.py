@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from papercls.inference.predict import load_threshold, predict_csv, write_submission
+from papercls.evaluation.threshold_file import read_threshold
+from papercls.inference.predict import predict_csv, write_submission
 from papercls.inference.predict_cli import predict_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,9 +116,9 @@ def test_missing_inputs_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"baseline[/\\]test\.parquet"):
         _submit(tmp_path, model="baseline")
     with pytest.raises(ValueError, match=r"no threshold for model 'nope'.*\['other', 'topline'\]"):
-        load_threshold(tmp_path / "metrics" / "thresholds.json", "nope")
+        read_threshold(tmp_path / "metrics" / "thresholds.json", "nope")
     with pytest.raises(FileNotFoundError, match="tune_thresholds"):
-        load_threshold(tmp_path / "missing.json", "topline")
+        read_threshold(tmp_path / "missing.json", "topline")
 
 
 # --------------------------------------------------------------------------- any CSV
@@ -125,7 +126,9 @@ def test_missing_inputs_are_named(tmp_path):
 
 @pytest.fixture(scope="module")
 def tfidf_dir(tmp_path_factory) -> Path:
-    tfidf = pytest.importorskip("papercls.models.tfidf", reason="papercls.models.tfidf is not written yet")
+    tfidf = pytest.importorskip(
+        "papercls.models.tfidf", reason="papercls.models.tfidf is not written yet"
+    )
     texts = ["patient clinical trial of cancer therapy", "hospital disease treatment outcome",
              "quantum lattice algorithm for graphs", "compiler network circuit design"] * 5
     labels = [1, 1, 0, 0] * 5
@@ -137,7 +140,9 @@ def tfidf_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_bert_classifier(tmp_path_factory) -> Path:
     """Randomly initialised 2-layer BERT classifier (hidden 32) with a tiny WordPiece vocab."""
-    pytest.importorskip("papercls.inference.encoder", reason="papercls.inference.encoder is not written yet")
+    pytest.importorskip(
+        "papercls.inference.encoder", reason="papercls.inference.encoder is not written yet"
+    )
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, set_seed
 
     d = tmp_path_factory.mktemp("tiny_bert_cls")

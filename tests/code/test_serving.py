@@ -148,7 +148,7 @@ def test_registered_model_is_code_with_its_threshold_and_template(registry, expe
         "max_length": None,
         "batch_size": 64,
     }
-    assert (local / conf["code"] / "papercls" / "text.py").is_file()
+    assert (local / conf["code"] / "papercls" / "data" / "text.py").is_file()
     files = [p for p in local.rglob("*") if p.is_file()]
     assert not [p for p in files if p.suffix in PICKLE_SUFFIXES]
     # no pickle stream anywhere (protocol 2+ starts with 0x80 and the protocol number)

@@ -101,6 +101,7 @@ def test_config_is_checked_and_completed():
         ({"threshold": 1.5}, "'threshold'"),
         ({"threshold": float("nan")}, "'threshold'"),
         ({"threshold": "high"}, "'threshold'"),
+        ({"threshold": True}, "'threshold' must be a number"),  # checked as a thresholds file's
         ({"template": 3}, "'template'"),
         ({"batch_size": 0}, "'batch_size'"),
         ({"max_length": 2.5}, "'max_length'"),

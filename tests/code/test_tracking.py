@@ -29,6 +29,7 @@ from papercls.tracking import (
     register_candidate,
     stage_run,
 )
+from papercls.tracking.serving import log_servable
 
 pytestmark = pytest.mark.slow
 
@@ -486,7 +487,7 @@ def test_logged_pyfunc_predicts_like_the_saved_model(remote, fake_repo, tiny_cla
 
     texts = ["patient therapy [SEP] cancer [SEP] clinical study", "galaxy lattice [SEP] laser"]
     with stage_run("train@baseline", _params(f"exp-{uuid.uuid4().hex[:8]}")) as run:
-        info = run.log_model_dir(tiny_classifier_dir, "transformers")
+        info = log_servable(run, tiny_classifier_dir, "transformers", template=None)
     model = mlflow.pyfunc.load_model(info.model_uri)
     got = model.predict(pd.DataFrame({"text": texts}))
     want = predict_dir_proba(tiny_classifier_dir, texts, device="cpu")
@@ -500,7 +501,7 @@ def test_logged_pyfunc_predicts_like_the_saved_model(remote, fake_repo, tiny_cla
     assert not list(local.rglob("*.pkl"))
 
 
-def test_log_model_dir_rejects_non_model_dir(remote, fake_repo, tmp_path):
+def test_log_servable_rejects_non_model_dir(remote, fake_repo, tmp_path):
     with pytest.raises(FileNotFoundError):
         with stage_run("train@baseline", _params(f"exp-{uuid.uuid4().hex[:8]}")) as run:
-            run.log_model_dir(tmp_path, "custom")
+            log_servable(run, tmp_path, "custom", template=None)

@@ -238,7 +238,8 @@ def test_main_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bundled_sample_is_regenerable(tmp_path: Path) -> None:
-    """data/sample is exactly what `python -m papercls.synthetic.sample --out data/sample` writes."""
+    """data/sample is exactly what `python -m papercls.synthetic.sample --out data/sample`
+    writes."""
     bundled = REPO_ROOT / "data" / "sample"
     if not (bundled / "train.csv").exists():
         pytest.skip("data/sample not present")

@@ -47,3 +47,30 @@ def test_folds_are_stratified() -> None:
     assert sorted(set(folds)) == [0, 1, 2, 3, 4]
     for k in range(5):
         assert labels[folds == k].sum() == 5
+
+
+def test_the_separator_is_defined_once() -> None:
+    """Every module takes the template separator from ``papercls.data.template.SEP``: no other
+    string in the package's code spells it (docstrings may)."""
+    import ast
+    from pathlib import Path
+
+    from papercls.data.template import SEP
+
+    package = Path(__file__).resolve().parents[2] / "src" / "papercls"
+    spelled = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if id(node) not in docs and (SEP in node.value or "\\[SEP\\]" in node.value):
+                spelled.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert [s.split(":")[0] for s in spelled] == ["data/template.py"], spelled

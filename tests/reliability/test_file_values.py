@@ -4,8 +4,8 @@ that JSON spells as something other than a number in [0, 1].
 Before: a NUL byte was looked for in the first 64 KiB only, so one further on passed
 `papercls validate` and preprocess; ``{"threshold": true}`` was read as 1.0 (every row labelled
 0). Now: the NUL is refused with its row and column wherever it is; the thresholds reader
-(``papercls.evaluation.threshold_file.read_threshold``) refuses booleans, non-numbers, NaN, infinities and
-values outside [0, 1], naming the file and the key.
+(``papercls.evaluation.threshold_file.read_threshold``) refuses booleans, non-numbers, NaN,
+infinities and values outside [0, 1], naming the file and the key.
 """
 
 from __future__ import annotations

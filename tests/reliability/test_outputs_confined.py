@@ -1,7 +1,7 @@
 """The predict stage writes only where its params may point: ``.csv`` files inside the repository,
-outside its code, data, model and metrics folders (papercls.inference.outputs), checked before anything is
-written, and DVC (``persist: true``) deletes nothing before the check. Every file the stage
-writes is declared in dvc.yaml (``predict.probs_output`` included)."""
+outside its code, data, model and metrics folders (papercls.inference.outputs), checked before
+anything is written, and DVC (``persist: true``) deletes nothing before the check. Every file the
+stage writes is declared in dvc.yaml (``predict.probs_output`` included)."""
 
 from __future__ import annotations
 

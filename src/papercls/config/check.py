@@ -37,7 +37,8 @@ TRAINED = ("tfidf", "baseline", "topline")  # what the train stages produce (dvc
 MODELS = (*TRAINED, "ensemble")  # every model with predictions (the ensemble stage adds one)
 ENSEMBLE_METHODS = ("mean", "logit", "rank")  # papercls.evaluation.ensemble.METHODS
 THRESHOLD_METHODS = ("f1", "prior", "fixed")  # papercls.evaluation.thresholds.METHODS
-MIXED_PRECISION = ("fp32", "auto", "bf16", "fp16", "no")  # papercls.training.config; "no" = fp32 (old spelling)
+# papercls.training.config.MIXED_PRECISIONS; "no" = fp32 (the old spelling)
+MIXED_PRECISION = ("fp32", "auto", "bf16", "fp16", "no")
 SELECT_METRICS = ("pr_auc", "roc_auc", "log_loss", "best_f1", "f1")  # papercls.training.selection
 CLASS_WEIGHTS = ("none", "balanced")  # papercls.training.config.CLASS_WEIGHTS
 ENGINES = ("torch", "onnx")  # papercls.inference.engine.ENGINES

@@ -1,1 +1,2 @@
-"""Input data: checked CSV reading, the column contract, the model text, the split, the files between stages."""
+"""Input data: checked CSV reading, the column contract, the model text, the split, the files
+between stages."""

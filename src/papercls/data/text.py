@@ -30,7 +30,7 @@ __all__ = [
 # pathological 10 MB abstract would otherwise cost memory and time in every later stage.
 MAX_FIELD_CHARS = 20_000
 _WS = re.compile(r"\s+")
-_REPEATED_SEP = re.compile(r"(?:\s*\[SEP\])+")
+_REPEATED_SEP = re.compile(rf"(?:\s*{re.escape(SEP)})+")
 
 
 def normalize_whitespace(text: str) -> str:

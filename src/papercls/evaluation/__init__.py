@@ -1,1 +1,2 @@
-"""Evaluation: figures, thresholds, the ensemble, test-set figures, written precision, PNG figures."""
+"""Evaluation: figures, thresholds, the ensemble, test-set figures, written precision, PNG
+figures."""

@@ -1,9 +1,9 @@
 """The evaluate and tune_thresholds stages' logic: read every model's predictions, write
 figures, plot files, PNG figures and thresholds. Every file is written atomically
-(``papercls.data.io``), and all inputs are read and checked before the first file is written. Floats
-in the written files are rounded by ``papercls.evaluation.rounding`` (stated precision, see there).
-Prediction files are read by ``papercls.data.predictions`` (its loaders are importable from here too);
-a labelled test set's figures come from ``papercls.evaluation.labelled_test``."""
+(``papercls.data.io``), and all inputs are read and checked before the first file is written.
+Floats in the written files are rounded by ``papercls.evaluation.rounding`` (stated precision, see
+there). Prediction files are read by ``papercls.data.predictions`` (its loaders are importable
+from here too); a labelled test set's figures come from ``papercls.evaluation.labelled_test``."""
 
 from __future__ import annotations
 

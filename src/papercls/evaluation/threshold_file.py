@@ -45,13 +45,21 @@ def read_threshold(thresholds_file: str | Path, model: str) -> float:
         if "threshold" not in entry:
             raise ValueError(f"{path}: {model}.threshold is missing")
         entry, key = entry["threshold"], f"{model}.threshold"
-    shown = json.dumps(entry)[:60]
+    return check_threshold(entry, f"{path}: {key}")
+
+
+def check_threshold(value: Any, where: str) -> float:
+    """``value`` as a threshold: a number in [0, 1] (a numeric string is read as one); a
+    boolean, another string, None, NaN, an infinity or a number outside [0, 1] raises
+    ValueError ``<where> must be a number in [0, 1], got <value>``. Also the check of a served
+    model's configured threshold (``papercls.tracking.serving``)."""
+    shown = json.dumps(value, default=repr)[:60]
     try:
-        if isinstance(entry, bool):  # float(True) would be 1.0
+        if isinstance(value, bool):  # float(True) would be 1.0
             raise TypeError
-        value = float(entry)
+        number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{path}: {key} must be a number in [0, 1], got {shown}") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{path}: {key} must be a number in [0, 1], got {shown}")
-    return value
+        raise ValueError(f"{where} must be a number in [0, 1], got {shown}") from None
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise ValueError(f"{where} must be a number in [0, 1], got {shown}")
+    return number

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-TEMPLATE_SEP = "[SEP]"
+from papercls.data.template import SEP
+
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 _PICKLED_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
@@ -156,8 +157,8 @@ def encode(tokenizer, texts: Sequence[str], max_length: int | None) -> dict[str,
     ``[SEP]`` becomes ``tokenizer.sep_token`` (e.g. ``</s>`` for RoBERTa) when that differs."""
     texts = _as_texts(texts)
     sep = getattr(tokenizer, "sep_token", None)
-    if sep and sep != TEMPLATE_SEP:
-        texts = [t.replace(TEMPLATE_SEP, sep) for t in texts]
+    if sep and sep != SEP:
+        texts = [t.replace(SEP, sep) for t in texts]
     if not texts:
         return {name: [] for name in tokenizer.model_input_names}
     enc = tokenizer(

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from papercls.hardware import auto_precision
+
 ENGINES = ("torch", "onnx")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 ONNX_PRECISIONS = ("fp32", "int8")
@@ -63,24 +65,16 @@ def _choice(key: str, value: Any, allowed: Sequence[str]) -> str:
 
 def native_bf16(device: Any = None, caps=None) -> bool:
     """bf16 matrix instructions in hardware on ``device`` (None: CUDA when available)."""
-    import torch
-
-    device = torch.device(device) if device is not None else None
-    if device is None and torch.cuda.is_available():
-        device = torch.device("cuda")
-    if device is not None and device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    from papercls.hardware import resolve_precision
-
-    return resolve_precision("auto", caps) == "bf16"
+    return auto_precision(device, caps) == "bf16"
 
 
 def resolve_engine(
     engine: str = "torch", precision: str = "fp32", caps=None, device: Any = None
 ) -> Engine:
     """Check ``engine`` and ``precision`` (ValueError naming the bad one) and resolve
-    ``auto``: bf16 for torch where :func:`native_bf16` (``caps``: a
-    :class:`papercls.hardware.CpuCapabilities`, default this CPU), fp32 otherwise and for onnx."""
+    ``auto``: for torch as :func:`papercls.hardware.auto_precision` decides (bf16 where native
+    on ``device``; ``caps``: a :class:`papercls.hardware.CpuCapabilities`, default this CPU;
+    fp32 otherwise), fp32 for onnx."""
     name = _choice("engine", engine, ENGINES)
     asked = _choice("precision", precision, PRECISIONS)
     if name == "onnx" and asked not in ("auto", *ONNX_PRECISIONS):
@@ -90,7 +84,7 @@ def resolve_engine(
         )
     resolved = asked
     if asked == "auto":
-        resolved = "bf16" if name == "torch" and native_bf16(device, caps) else "fp32"
+        resolved = auto_precision(device, caps) if name == "torch" else "fp32"
     return Engine(name, resolved, asked)
 
 

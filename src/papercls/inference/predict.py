@@ -23,11 +23,6 @@ from papercls.inference.engine import Engine
 DEFAULT_TEMPLATE = "{title} {sep} {Keywords} {sep} {abstract}"
 
 
-def load_threshold(thresholds_file: str | Path, model: str) -> float:
-    """The ``threshold`` of ``model`` in a thresholds.json written by tune_thresholds."""
-    return read_threshold(thresholds_file, model)
-
-
 def _examples(values: list[str], k: int = 3) -> str:
     return ", ".join(repr(v) for v in values[:k]) + (", ..." if len(values) > k else "")
 
@@ -72,7 +67,7 @@ def write_submission(
 
     pred_path = prediction_path(predictions_dir, model, "test")
     probs = load_test_probs(pred_path, model)
-    threshold = load_threshold(thresholds_file, model)
+    threshold = read_threshold(thresholds_file, model)
     prepared_test = Path(prepared_test)
     if not prepared_test.exists():
         raise FileNotFoundError(f"prepared test file {prepared_test} not found: run preprocess")

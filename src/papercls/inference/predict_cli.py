@@ -7,8 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from papercls.evaluation.threshold_file import read_threshold
 from papercls.inference.engine import ENGINES, PRECISIONS, resolve_engine
-from papercls.inference.predict import load_threshold, predict_csv
+from papercls.inference.predict import predict_csv
 
 # `papercls predict` runs bf16 where it is native: it agreed with fp32 on >= 99.5% of labels on
 # real abstracts (README "Performance"); --precision fp32 gives the pipeline's exact figures.
@@ -101,7 +102,7 @@ def predict_main(argv: list[str] | None = None) -> int:
         check_output(args.input, args.output)
         if args.thresholds_file:
             name = args.model_name or Path(args.model_dir).resolve().name
-            threshold = load_threshold(args.thresholds_file, name)
+            threshold = read_threshold(args.thresholds_file, name)
         else:
             threshold = 0.5 if args.threshold is None else args.threshold
         if not 0.0 <= threshold <= 1.0:

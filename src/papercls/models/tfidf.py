@@ -22,11 +22,11 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from papercls.data.io import atomic_dir
+from papercls.data.template import SEP
 
 FORMAT = "papercls-tfidf-v1"
 CONFIG_FILE = "tfidf.json"
 WEIGHTS_FILE = "tfidf.safetensors"
-TEMPLATE_SEP = "[SEP]"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
 
@@ -36,7 +36,7 @@ def _clean(texts: Iterable[Any]) -> list[str]:
     out = []
     for t in texts:
         t = "" if t is None or (isinstance(t, float) and t != t) else str(t)
-        out.append(t.replace(TEMPLATE_SEP, " "))  # the field separator is not a word
+        out.append(t.replace(SEP, " "))  # the field separator is not a word
     return out
 
 

@@ -3,8 +3,11 @@
 model that serves a model directory (``serving``). Design notes: docs/TRACKING.md.
 
 Importing this package does not import mlflow; :func:`stage_run` sets the process defaults
-(:func:`configure_process`) before it does. ``ClassifierPyfunc`` is loaded on first access,
-which is also how models logged as ``papercls.tracking.ClassifierPyfunc`` unpickle.
+(:func:`configure_process`) before it does. The registry and serving names are loaded on first
+access, so that a stage which only records a run (evaluate) does not depend on the model code
+behind them; project code imports them from their modules (``papercls.tracking.registry``),
+so that the stages' dvc.yaml deps follow its imports. Access to ``ClassifierPyfunc`` is also
+how models logged as ``papercls.tracking.ClassifierPyfunc`` unpickle.
 """
 
 from __future__ import annotations
@@ -20,16 +23,6 @@ from papercls.tracking.provenance import (
     loggable_params,
     run_tags,
     scrub,
-)
-from papercls.tracking.registry import (
-    CANDIDATE_ALIAS,
-    CHAMPION_ALIAS,
-    DEFAULT_REGISTER_NAME,
-    F1_TAG,
-    champion,
-    promote_if_better,
-    register_candidate,
-    register_tuned,
 )
 from papercls.tracking.runs import (
     DEFAULT_EXPERIMENT,
@@ -56,22 +49,30 @@ from papercls.tracking.uri import (
     workspace_root,
 )
 
-_SERVING = ("ClassifierPyfunc", "model_signature")
+_LAZY = {
+    "papercls.tracking.registry": (
+        "CANDIDATE_ALIAS",
+        "CHAMPION_ALIAS",
+        "DEFAULT_REGISTER_NAME",
+        "F1_TAG",
+        "champion",
+        "promote_if_better",
+        "register_candidate",
+        "register_tuned",
+    ),
+    "papercls.tracking.serving": ("ClassifierPyfunc", "model_signature"),
+}
+_LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = [
     "ARTIFACT_DIR",
-    "CANDIDATE_ALIAS",
-    "CHAMPION_ALIAS",
     "DB_FILE",
     "DEFAULT_EXPERIMENT",
-    "DEFAULT_REGISTER_NAME",
-    "F1_TAG",
     "HEALTH_TIMEOUT_S",
     "UNKNOWN",
     "StageRun",
     "StageTerminated",
     "TrackingUnavailable",
-    "champion",
     "configure_process",
     "data_hashes",
     "ensure_experiment",
@@ -82,10 +83,7 @@ __all__ = [
     "loggable_params",
     "main_repo_root",
     "probe",
-    "promote_if_better",
     "redact_uri",
-    "register_candidate",
-    "register_tuned",
     "resolve_tracking_uri",
     "run_tags",
     "scrub",
@@ -94,13 +92,12 @@ __all__ = [
     "stage_run",
     "tracking_uri",
     "workspace_root",
-    *_SERVING,
+    *_LAZY_MODULE,
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """``ClassifierPyfunc`` / ``model_signature`` from :mod:`papercls.tracking.serving`, which
-    imports mlflow: loaded only when asked for."""
-    if name in _SERVING:
-        return getattr(importlib.import_module("papercls.tracking.serving"), name)
+    """The registry and serving names (:data:`_LAZY`), imported only when asked for."""
+    if name in _LAZY_MODULE:
+        return getattr(importlib.import_module(_LAZY_MODULE[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

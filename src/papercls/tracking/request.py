@@ -2,9 +2,10 @@
 
 A row is a paper in the CSV's own columns (``title``, ``abstract``, optional ``Keywords`` and
 ``author``), rendered with the template logged with the model by
-:func:`papercls.data.text.build_texts` after the checks :func:`papercls.data.schema.validate_test` makes
-on a CSV file; or a ready model text in a ``text`` column (as in ``data/prepared``). Bad rows
-raise :class:`papercls.errors.InputError` naming the row (1-based) and the column.
+:func:`papercls.data.text.build_texts` after the checks
+:func:`papercls.data.schema.validate_test` makes on a CSV file; or a ready model text in a
+``text`` column (as in ``data/prepared``). Bad rows raise :class:`papercls.errors.InputError`
+naming the row (1-based) and the column.
 """
 
 from __future__ import annotations

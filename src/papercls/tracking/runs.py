@@ -68,7 +68,8 @@ class StageRun:
     experiment_id: str
     client: MlflowClient
     tags: dict[str, str] = field(default_factory=dict)
-    models: dict[str, Any] = field(default_factory=dict)  # resolved model_dir -> ModelInfo
+    # resolved model_dir -> ModelInfo (papercls.tracking.serving.log_servable)
+    models: dict[str, Any] = field(default_factory=dict)
     failed: bool = False  # set by fail(): the run ends FAILED although no exception escapes
 
     def fail(self, error: object, code: int = 2) -> int:
@@ -122,32 +123,6 @@ class StageRun:
         with shielded():
             for k, v in tags.items():
                 self.client.set_tag(self.run_id, k, scrub(str(v), prefixes))
-
-    def log_model_dir(
-        self,
-        model_dir: str | Path,
-        kind: str,
-        name: str = "model",
-        max_length: int | None = None,
-        batch_size: int = 64,
-    ):
-        """Log a saved classifier directory as an MLflow pyfunc model
-        (:class:`papercls.tracking.serving.ClassifierPyfunc`) and return its ``ModelInfo``
-        (``.model_uri`` for registration).
-
-        ``kind``: "transformers" (stock ``save_pretrained`` model, e.g. the baseline) or
-        "custom" (a ``papercls.models.fused_head`` class, e.g. the topline); both load through
-        ``papercls.inference.encoder.load_classifier``, the kind is recorded in the model metadata.
-        ``max_length`` None: the length saved with the tokenizer by the train stage."""
-        from papercls.inference import encoder as inference
-        from papercls.tracking.serving import log_pyfunc
-
-        model_dir = Path(model_dir).resolve()
-        inference.model_dirs(model_dir)  # fail early on a directory that is not a model
-        with shielded():
-            info = log_pyfunc(str(model_dir), kind, self.stage, name, max_length, batch_size)
-        self.models[str(model_dir)] = info
-        return info
 
 
 class _SignalGuard:

@@ -20,7 +20,8 @@ class PaperClassifier(mlflow.pyfunc.PythonModel):
     """Rows of papers in, ``prob`` (P(label == 1)) and ``label`` (1 = medical, at the logged
     threshold) out, as a DataFrame in input order. Input: the CSV's own columns or a ``text``
     column (:func:`papercls.tracking.request.request_texts`). A k-fold model directory
-    (``fold_<k>/``) gives the mean over its fold models (``papercls.inference.encoder.mean_proba``)."""
+    (``fold_<k>/``) gives the mean over its fold models
+    (``papercls.inference.encoder.mean_proba``)."""
 
     # Logged with an explicit signature: no type-hint validation wrapper (it would also warn
     # "Add type hints" at class creation). MLflow's own PythonModel classes use this flag.

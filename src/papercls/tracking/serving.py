@@ -10,7 +10,6 @@ its artifacts alone and unpickles nothing. See docs/TRACKING.md.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import tempfile
 import warnings
@@ -18,6 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow.pyfunc
+
+from papercls.data.template import SEP
+from papercls.evaluation.threshold_file import check_threshold
 
 if TYPE_CHECKING:
     from papercls.tracking.runs import StageRun
@@ -51,13 +53,7 @@ def checked_config(config: dict[str, Any] | None) -> dict[str, Any]:
     ``max_length`` (None: as trained) and ``batch_size``. Raises ValueError naming the key.
     The template's fields are checked where the template is used (``papercls.data.text``)."""
     cfg = dict(config or {})
-    threshold = cfg.get("threshold", DEFAULT_THRESHOLD)
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise ValueError(f"model config 'threshold': not a number: {threshold!r}") from None
-    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
-        raise ValueError(f"model config 'threshold' must be in [0, 1], got {threshold}")
+    threshold = check_threshold(cfg.get("threshold", DEFAULT_THRESHOLD), "model config 'threshold'")
     template = cfg.get("template")
     if template is not None:
         if not isinstance(template, str):
@@ -107,7 +103,7 @@ def input_example(template: str | None):
     rows = pd.DataFrame(EXAMPLE_ROWS)
     if template is not None:
         return rows
-    return pd.DataFrame({"text": (rows["title"] + " [SEP] " + rows["abstract"]).tolist()})
+    return pd.DataFrame({"text": (rows["title"] + f" {SEP} " + rows["abstract"]).tolist()})
 
 
 def pip_requirements() -> list[str]:

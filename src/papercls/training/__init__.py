@@ -1,1 +1,2 @@
-"""Training: the one loop both encoders use, its set-up, checkpoints, epoch selection, the train stages."""
+"""Training: the one loop both encoders use, its set-up, checkpoints, epoch selection, the train
+stages."""

@@ -10,6 +10,9 @@ from typing import Any
 
 from papercls.training.selection import check_select_metric
 
+# mixed_precision values; Accelerate's "no" (the older params spelling) is also taken as fp32
+MIXED_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 # Keys of a model section that are about building the model, not the loop.
 MODEL_KEYS = frozenset({"backbone", "kfold", "head"})
 CLASS_WEIGHTS = ("none", "balanced")
@@ -29,9 +32,11 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = library default (all cores)
     max_grad_norm: float = 1.0
     eval_batch_size: int = 64
-    mixed_precision: str = "auto"  # CUDA: bf16/fp16; CPU: bf16 where native | fp32 (or no) | bf16 | fp16
+    # auto (CUDA: bf16/fp16; CPU: bf16 where native) | fp32 (or no) | bf16 | fp16
+    mixed_precision: str = "auto"
     select_best: bool = True  # final weights = best epoch by select_metric (else the last epoch)
-    select_metric: str = "pr_auc"  # criterion of early stopping and best epoch (papercls.training.selection)
+    # criterion of early stopping and best epoch (papercls.training.selection)
+    select_metric: str = "pr_auc"
     min_steps: int = 0  # minimum optimizer updates: epochs are raised to reach it; 0 = off
     class_weight: str = "none"  # none | balanced (cross-entropy weighted n / (2 * n_class))
     checkpoint_dir: str | None = None  # default: <out_dir>/../<out_dir name>.ckpt
@@ -66,7 +71,7 @@ class TrainConfig:
             raise ValueError("batch_size and grad_accum must be >= 1")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError("warmup_ratio must be in [0, 1)")
-        if self.mixed_precision not in ("fp32", "auto", "no", "bf16", "fp16"):
+        if self.mixed_precision not in (*MIXED_PRECISIONS, "no"):
             raise ValueError("mixed_precision must be one of fp32, auto, bf16, fp16 (no = fp32)")
         check_select_metric(self.select_metric)
         if self.min_steps < 0:

@@ -2,8 +2,8 @@
 
 ``train()`` runs unchanged on CPU, on one GPU (bf16/fp16 autocast) and on several GPUs under
 ``torchrun`` / ``accelerate launch`` (Accelerate). Texts are tokenised once and batched by
-length (:mod:`papercls.training.batching`). AdamW (no decay on biases/norms), linear warm-up and decay,
-gradient accumulation, clipping, optionally class-weighted cross-entropy (``class_weight``).
+length (:mod:`papercls.training.batching`). AdamW (no decay on biases/norms), linear warm-up and
+decay, gradient accumulation, clipping, optionally class-weighted cross-entropy (``class_weight``).
 Epochs are raised when needed to make at least ``min_steps`` optimizer updates, so that a small
 data set is not starved, and early stopping does not fire before those updates are made. Early
 stopping and the best epoch (whose weights are kept) follow ``select_metric`` on the validation

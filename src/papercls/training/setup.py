@@ -16,7 +16,7 @@ import torch
 from papercls.inference.encoder import model_input_names, resolve_max_length, show_progress
 from papercls.training.batching import LengthGroupedBatchSampler, build_loaders, tokenize_frame
 from papercls.training.checkpoint import fingerprint
-from papercls.training.config import TrainConfig
+from papercls.training.config import MIXED_PRECISIONS, TrainConfig
 
 
 @dataclass
@@ -47,20 +47,14 @@ class LoopParts:
 
 
 def resolve_mixed_precision(value: str, caps=None) -> str:
-    """Accelerate's ``mixed_precision`` for a ``mixed_precision`` param. ``auto``: on CUDA bf16
-    (fp16 where the GPU lacks bf16); on CPU bf16 only where it is native
-    (:func:`papercls.hardware.resolve_precision`; ``caps``: a CpuCapabilities, default this
-    CPU), else "no" (fp32: exact, and the same on every CPU up to float rounding). "fp32" is
-    the params' spelling of Accelerate's "no" (a value that stays a string through YAML)."""
-    if value in ("fp32", "no"):
-        return "no"
-    if value != "auto":
-        return value
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    """Accelerate's ``mixed_precision`` for a ``mixed_precision`` param: ``auto`` as
+    :func:`papercls.hardware.auto_precision` decides it (CUDA: bf16, fp16 where the GPU lacks
+    bf16; CPU: bf16 only where native; ``caps``: a CpuCapabilities, default this CPU), else
+    fp32. "fp32" (the params' spelling; legacy "no" accepted) becomes Accelerate's "no"."""
     from papercls.hardware import resolve_precision
 
-    return "bf16" if resolve_precision("auto", caps) == "bf16" else "no"
+    resolved = resolve_precision(value, caps, device=None, allowed=MIXED_PRECISIONS)
+    return "no" if resolved == "fp32" else resolved
 
 
 def make_accelerator(mixed_precision: str):

@@ -5,14 +5,14 @@ Inputs and prediction files: :mod:`papercls.data.stage_io`. Outputs: ``models/<n
 are made by the model RELOADED from disk, so they are exactly what a later stage loading
 ``models/<name>`` sees.
 
-k-fold (``kfold: true``, :mod:`papercls.training.kfold`): train.parquet and valid.parquet are one pool
-of labelled rows; one model per ``fold`` value, saved as ``models/<name>/fold_<k>/``, trained on
-the other folds and early-stopped (best epoch by ``select_metric``) on its own fold;
+k-fold (``kfold: true``, :mod:`papercls.training.kfold`): train.parquet and valid.parquet are one
+pool of labelled rows; one model per ``fold`` value, saved as ``models/<name>/fold_<k>/``, trained
+on the other folds and early-stopped (best epoch by ``select_metric``) on its own fold;
 heldout.parquet holds the out-of-fold probabilities of every labelled row (train rows, then
 valid rows); test.parquet the mean over the fold models
-(:func:`papercls.inference.encoder.predict_dir_proba`). Selecting the epoch on the rows it then scores
-makes those out-of-fold probabilities slightly optimistic; with the few epochs trained here the
-effect is small, and it buys training on every labelled row. A finished fold survives an
+(:func:`papercls.inference.encoder.predict_dir_proba`). Selecting the epoch on the rows it then
+scores makes those out-of-fold probabilities slightly optimistic; with the few epochs trained here
+the effect is small, and it buys training on every labelled row. A finished fold survives an
 interruption (its checkpoint is kept until all folds are done), so a rerun only retrains what is
 missing.
 """
@@ -177,8 +177,8 @@ def run_training(
     ``on_epoch_end(epoch, metrics)``: per-epoch hook (tracking); in k-fold mode the metric names
     are prefixed ``fold_<k>/``. ``overrides``: TrainConfig fields for this run only (e.g.
     ``max_epochs_this_run``, ``progress``). ``inference``: the params.yaml section that
-    chooses the engine of the held-out and test predictions (:func:`papercls.inference.engine.from_params`;
-    None: torch fp32).
+    chooses the engine of the held-out and test predictions
+    (:func:`papercls.inference.engine.from_params`; None: torch fp32).
     """
     section = params_section(params, name)
     cfg = TrainConfig.from_params(section, **overrides)

@@ -4,8 +4,8 @@ come from the RELOADED model, so they are exactly what a later stage loading ``m
 sees.
 
 Single split (default): one model fitted on train.parquet; heldout = valid.parquet.
-k-fold (``kfold: true``, :mod:`papercls.training.kfold`): one model per fold over every labelled row,
-saved as ``models/<name>/fold_<k>/``; heldout = the out-of-fold probabilities of train then
+k-fold (``kfold: true``, :mod:`papercls.training.kfold`): one model per fold over every labelled
+row, saved as ``models/<name>/fold_<k>/``; heldout = the out-of-fold probabilities of train then
 valid rows, test = the mean over the fold models
 (:func:`papercls.inference.encoder.predict_dir_proba`, which ``papercls predict`` uses too).
 """

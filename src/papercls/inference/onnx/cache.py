@@ -2,8 +2,8 @@
 
 ``models/<name>/`` -> ``models/<name>.onnx/`` (a sibling, not inside: the model folder is a DVC
 output, and a file added to it would make DVC rerun its training). Layout as
-:func:`papercls.inference.onnx.export.export_onnx` writes it (``fold_<k>/`` for a k-fold model), plus a
-``source.json`` in each exported folder holding a digest of the model files it was made from.
+:func:`papercls.inference.onnx.export.export_onnx` writes it (``fold_<k>/`` for a k-fold model),
+plus a ``source.json`` in each exported folder holding a digest of the model files it was made from.
 An export whose digest no longer matches (the model was retrained) is made again; the int8
 variant is added the first time it is asked for. ``source.json`` is written last, so an export
 cut short is simply made again.
@@ -17,7 +17,8 @@ import shutil
 from pathlib import Path
 
 from papercls.inference import encoder as inference
-from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE, export_onnx
+from papercls.inference.onnx.export import export_onnx
+from papercls.inference.onnx.layout import INT8_FILE, MODEL_FILE
 
 SUFFIX = ".onnx"
 MARKER = "source.json"

@@ -3,7 +3,8 @@
 Layout written by :func:`export_onnx` (the whole directory at once, atomically)::
 
     <out_dir>/model.onnx             one model: graph + the tokenizer files beside it
-    <out_dir>/model.int8.onnx        its int8 variant, when asked for (papercls.inference.onnx.quantize)
+    <out_dir>/model.int8.onnx        its int8 variant, when asked for
+                                     (papercls.inference.onnx.quantize)
     <out_dir>/tokenizer.json ...
     <out_dir>/fold_<k>/model.onnx    k-fold: one sub-directory per fold, as in the model dir
 
@@ -22,16 +23,13 @@ from pathlib import Path
 import torch
 
 from papercls.data.io import atomic_dir
+from papercls.data.template import SEP
 from papercls.inference import encoder as inference
+from papercls.inference.onnx.layout import INT8_FILE, META_HEADS, META_HIDDEN, MODEL_FILE
 
-MODEL_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"  # papercls.inference.onnx.quantize.quantize_int8's output beside it
 OUTPUT_NAME = "logits"
 OPSET = 17
-# written into the graph's metadata: what quantize_int8's attention fusion needs to know
-META_HEADS = "papercls.num_attention_heads"
-META_HIDDEN = "papercls.hidden_size"
-_TRACE_TEXTS = ("patient study [SEP] clinical trial [SEP] a longer abstract of words", "short")
+_TRACE_TEXTS = (f"patient study {SEP} clinical trial {SEP} a longer abstract of words", "short")
 
 
 class _LogitsOnly(torch.nn.Module):

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from papercls.data.io import atomic_path
-from papercls.inference.onnx.export import INT8_FILE, META_HEADS, META_HIDDEN
+from papercls.inference.onnx.layout import INT8_FILE, META_HEADS, META_HIDDEN
 
 MS_DOMAIN = "com.microsoft"  # the fused operators' domain
 # the encoder's matrix products; the classification head (Gemm on one vector per row) costs

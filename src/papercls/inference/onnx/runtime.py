@@ -1,7 +1,8 @@
 """P(label == 1) with ONNX Runtime from graphs written by :mod:`papercls.inference.onnx.export`.
 
-Same encoding, length-sorted batching and softmax as :func:`papercls.inference.encoder.predict_proba`
-(the functions are shared, not copied); k-fold exports are averaged as the torch path does.
+Same encoding, length-sorted batching and softmax as
+:func:`papercls.inference.encoder.predict_proba` (the functions are shared, not copied); k-fold
+exports are averaged as the torch path does.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from papercls.inference import encoder as inference
-from papercls.inference.onnx.export import INT8_FILE, MODEL_FILE
+from papercls.inference.onnx.layout import INT8_FILE, MODEL_FILE
 
 VARIANTS = {"fp32": MODEL_FILE, "int8": INT8_FILE}
 
