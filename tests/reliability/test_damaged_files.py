@@ -59,9 +59,7 @@ def test_truncated_tfidf_weights_are_an_error_naming_the_file(
     assert not out.exists()
 
 
-def test_deeply_nested_thresholds_file_is_an_error_naming_it(
-    tfidf_dir, test_csv, tmp_path, capsys
-):
+def test_deeply_nested_thresholds_file_is_an_error_naming_it(tfidf_dir, test_csv, tmp_path, capsys):
     thresholds = tmp_path / "thresholds.json"
     depth = 200_000
     thresholds.write_text('{"tfidf": ' + "[" * depth + "]" * depth + "}", encoding="utf-8")
@@ -137,7 +135,9 @@ def full_run(tiny_bert_dir, tiny_corpus, tmp_path_factory):
     return res.history, load_file(str(out / "model.safetensors"))
 
 
-@pytest.mark.parametrize("how", ["tampered-pickle", "truncated-weights", "wrong-shape", "garbled-state"])
+@pytest.mark.parametrize(
+    "how", ["tampered-pickle", "truncated-weights", "wrong-shape", "garbled-state"]
+)
 def test_damaged_checkpoint_is_discarded_and_training_starts_afresh(
     how, tiny_bert_dir, tiny_corpus, tmp_path, full_run
 ):
