@@ -147,6 +147,7 @@ def test_registered_model_is_code_with_its_threshold_and_template(registry, expe
         "template": TEMPLATE,
         "max_length": None,
         "batch_size": 64,
+        "max_rows": 10_000,
     }
     assert (local / conf["code"] / "papercls" / "data" / "text.py").is_file()
     files = [p for p in local.rglob("*") if p.is_file()]

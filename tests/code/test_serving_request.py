@@ -91,6 +91,7 @@ def test_config_is_checked_and_completed():
         "template": TEMPLATE,
         "max_length": None,
         "batch_size": 64,
+        "max_rows": 10_000,
     }
     assert checked_config(None)["threshold"] == 0.5
 

@@ -12,10 +12,12 @@ import json
 import os
 import re
 import shutil
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from papercls.errors import InputError
 
@@ -24,22 +26,66 @@ if TYPE_CHECKING:  # pandas is imported where it is used: the params check runs 
 
 _SNIFF_BYTES = 64 * 1024
 _LINE_END = re.compile(r"\r\n?|\n")
-csv.field_size_limit(256 * 1024 * 1024)  # a field may be huge; text.py caps what the model sees
+# Bounds on what one CSV may hold, so that a device (/dev/zero), a runaway file or a file
+# without line ends fails with a clear error instead of growing the process without end.
+MAX_FILE_BYTES = 2 * 1024**3
+MAX_FIELD_CHARS = 64 * 1024**2  # one field; text.py caps what the model sees far lower
+STDIN_NAMES = ("-", "/dev/stdin")
 
 
-def _check_bytes(path: Path) -> str:
-    """Decoded text of ``path``; InputError for a missing, empty, binary or non-UTF-8 file.
-    A NUL byte in the first 64 KiB marks a binary file; one further on is refused by
-    :func:`read_csv_checked` with its row and column."""
+def _mb(n: int) -> str:
+    return f"{n / 1024**2:g} MB"
+
+
+def _open_source(path: Path) -> tuple[BinaryIO, bool]:
+    """``path`` opened for reading (and whether to close it): a regular file, or standard input
+    for ``-`` / ``/dev/stdin``. Devices, FIFOs and sockets are refused before they are opened
+    (reading /dev/zero never ends; opening a FIFO waits for a writer)."""
+    if str(path) in STDIN_NAMES:
+        return sys.stdin.buffer, False
     if not path.exists():
         raise InputError(path, "file not found")
     if path.is_dir():
         raise InputError(path, "is a directory, expected a CSV file")
-    raw = path.read_bytes()
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise InputError(
+            path,
+            "is not a regular file (a device, FIFO or socket); give a CSV file, or - "
+            "for standard input",
+        )
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(path, _too_big())
+    return open(path, "rb"), True  # noqa: SIM115 (closed by the caller)
+
+
+def _too_big() -> str:
+    return f"larger than {_mb(MAX_FILE_BYTES)}, the most one CSV may hold: split the file"
+
+
+def _read_capped(path: Path) -> bytes:
+    """The bytes of ``path`` (at most MAX_FILE_BYTES); a NUL byte in the first 64 KiB is
+    refused before the rest is read."""
+    fh, close = _open_source(path)
+    try:
+        head = fh.read(_SNIFF_BYTES)
+        if b"\x00" in head:
+            raise InputError(path, "looks like a binary file (NUL bytes), expected a UTF-8 CSV")
+        raw = head + fh.read(MAX_FILE_BYTES + 1 - len(head))
+    finally:
+        if close:
+            fh.close()
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(path, _too_big())
+    return raw
+
+
+def _check_bytes(path: Path) -> str:
+    """Decoded text of ``path``; InputError for a missing, empty, binary, non-UTF-8, too large
+    or non-regular file. A NUL byte in the first 64 KiB marks a binary file; one further on is
+    refused by :func:`read_csv_checked` with its row and column."""
+    raw = _read_capped(path)
     if not raw.strip():
         raise InputError(path, "file is empty")
-    if 0 <= raw.find(b"\x00") < _SNIFF_BYTES:
-        raise InputError(path, "looks like a binary file (NUL bytes), expected a UTF-8 CSV")
     try:
         text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark is accepted and dropped
     except UnicodeDecodeError as exc:
@@ -55,6 +101,7 @@ def _check_records(path: Path, text: str, header: list[str]) -> None:
     has_nul = "\x00" in text  # found at C speed; the records are searched only when it is there
     if has_nul and "\x00" in _LINE_END.split(text, maxsplit=1)[0]:
         raise InputError(path, "the header holds a NUL byte (binary data?)", row=0)
+    csv.field_size_limit(MAX_FIELD_CHARS)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     next(reader, None)
     i = 0
@@ -73,6 +120,13 @@ def _check_records(path: Path, text: str, header: list[str]) -> None:
                             path, "holds a NUL byte (binary data?)", row=i, column=name
                         )
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise InputError(
+                path,
+                f"a field is longer than {_mb(MAX_FIELD_CHARS)} (the most one field may hold; "
+                "an unclosed quote or a file without line ends?)",
+                row=i + 1,
+            ) from None
         raise InputError(
             path, f"malformed CSV ({exc}); the file may be truncated", row=i + 1
         ) from None
@@ -85,8 +139,9 @@ def read_csv_checked(
 
     Raises InputError naming the file (and row/column) for: a missing file, an empty file, a binary
     or non-UTF-8 file, a NUL byte anywhere, a wrong delimiter, a missing required column, a
-    malformed (truncated or ragged) row, or a header with no data rows. Optional columns that are
-    absent are added empty.
+    malformed (truncated or ragged) row, or a header with no data rows; also for a device, FIFO
+    or socket (``-`` or ``/dev/stdin`` reads standard input), a file over MAX_FILE_BYTES and a
+    field over MAX_FIELD_CHARS. Optional columns that are absent are added empty.
     """
     import pandas as pd
 
@@ -120,11 +175,10 @@ def read_csv_checked(
         raise InputError(path, f"duplicate column name(s) {dupes}", row=0, column=dupes[0])
     _check_records(path, text, header)
     try:
-        df = pd.read_csv(
-            path,
+        df = pd.read_csv(  # the text already read: the file is read once (stdin too)
+            io.StringIO(text, newline=""),
             dtype=str,
             keep_default_na=False,
-            encoding="utf-8-sig",
             skipinitialspace=False,
         )
     except (pd.errors.ParserError, ValueError) as exc:

@@ -4,7 +4,8 @@ given to ``papercls predict --thresholds-file``), with every value checked.
 The file maps model names to either an entry ``{"threshold": t, ...}`` (as tune_thresholds
 writes it) or a bare number. ``t`` must be a number in [0, 1] (a numeric string is read as
 one): JSON ``true``/``false`` (which Python would take as 1 and 0), other strings, null, lists,
-NaN, infinities and values outside [0, 1] are refused with the file and the key named.
+NaN, infinities and values outside [0, 1] are refused with the file and the key named; so is a
+file nested too deeply for the JSON parser.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def _parse(path: Path) -> Any:
         raise ValueError(f"{path}: not UTF-8 text ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:  # json recurses once per level of nesting
+        raise ValueError(f"{path}: JSON nested too deeply for a thresholds file") from None
 
 
 def read_threshold(thresholds_file: str | Path, model: str) -> float:

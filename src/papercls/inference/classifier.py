@@ -18,6 +18,15 @@ def is_tfidf_dir(model_dir: str | Path) -> bool:
     return (Path(model_dir) / CONFIG_FILE).is_file()
 
 
+def describe_engine(model_dir: str | Path, engine: Engine | None) -> str:
+    """What computes the probabilities of ``model_dir``, for a summary line: an encoder's engine
+    and precision (:meth:`Engine.describe`, ``auto`` as resolved); a TF-IDF model runs on
+    neither (float64 NumPy), so no precision is claimed for it."""
+    if is_tfidf_dir(model_dir):
+        return "TF-IDF model, float64; --engine and --precision apply to encoders only"
+    return (engine or Engine()).describe()
+
+
 def predict_probs(
     model_dir: str | Path,
     texts: list[str],

@@ -165,27 +165,58 @@ class TfidfClassifier:
 
     @classmethod
     def load(cls, directory: str | Path) -> TfidfClassifier:
+        """The model saved in ``directory``: FileNotFoundError without ``tfidf.json``;
+        ValueError naming the file for one that is unreadable, truncated or inconsistent."""
         directory = Path(directory)
         cfg_path = directory / CONFIG_FILE
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{directory} holds no saved TF-IDF model ({CONFIG_FILE})")
-        config = json.loads(cfg_path.read_text("utf-8"))
-        if config.get("format") != FORMAT:
-            raise ValueError(f"{cfg_path}: unknown format {config.get('format')!r}")
-        if config.get("token_pattern") != TOKEN_PATTERN:
-            raise ValueError(f"{cfg_path}: unsupported token_pattern")
-        model = cls(
-            max_features=config["max_features"],
-            ngram_max=config["ngram_max"],
-            C=config["C"],
-            seed=config["seed"],
-            max_iter=config.get("max_iter", 2000),
-        )
-        arrays = load_file(str(directory / WEIGHTS_FILE))
-        model.vocabulary = list(config["vocabulary"])
-        model.idf = arrays["idf"].astype(np.float64)
-        model.coef = arrays["coef"].astype(np.float64)
-        model.intercept = float(arrays["intercept"][0])
+        config = _read_config(cfg_path)
+        try:
+            model = cls(
+                max_features=config["max_features"],
+                ngram_max=config["ngram_max"],
+                C=config["C"],
+                seed=config["seed"],
+                max_iter=config.get("max_iter", 2000),
+            )
+            model.vocabulary = list(config["vocabulary"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{cfg_path}: not a valid TF-IDF model file ({exc!r})") from None
+        model.idf, model.coef, model.intercept = _read_weights(directory / WEIGHTS_FILE)
         if not (len(model.vocabulary) == model.idf.shape[0] == model.coef.shape[0]):
             raise ValueError(f"{directory}: vocabulary, idf and coef sizes differ")
         return model
+
+
+def _read_config(cfg_path: Path) -> dict[str, Any]:
+    try:
+        config = json.loads(cfg_path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = type(exc).__name__
+        raise ValueError(f"{cfg_path}: unreadable ({why}); save the model again") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        shown = config.get("format") if isinstance(config, dict) else None
+        raise ValueError(f"{cfg_path}: unknown format {shown!r}")
+    if config.get("token_pattern") != TOKEN_PATTERN:
+        raise ValueError(f"{cfg_path}: unsupported token_pattern")
+    return config
+
+
+def _read_weights(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """idf, coef and intercept from ``tfidf.safetensors``; ValueError naming the file when it
+    is missing, truncated or lacks one of them."""
+    if not path.is_file():
+        raise ValueError(f"{path}: file not found (the model folder is incomplete)")
+    try:
+        arrays = load_file(str(path))
+        idf = arrays["idf"].astype(np.float64).ravel()
+        coef = arrays["coef"].astype(np.float64).ravel()
+        intercept = float(arrays["intercept"].ravel()[0])
+    except Exception as exc:  # SafetensorError (truncated, corrupt) is a bare Exception
+        reason = f"missing array {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(
+            f"{path}: unreadable TF-IDF weights ({reason}); the file may be truncated: "
+            "train the model again"
+        ) from None
+    return idf, coef, intercept

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from papercls.console import quiet_third_party
 from papercls.tracking.provenance import loggable_params, path_prefixes, run_tags, scrub
+from papercls.tracking.stale import close_stale_runs, process_tags
 from papercls.tracking.uri import (
     TrackingUnavailable,
     configure_process,
@@ -43,7 +44,12 @@ class StageTerminated(KeyboardInterrupt):
     """Raised in the main thread when the stage process receives SIGTERM during a run.
 
     A ``KeyboardInterrupt`` subclass so that ``except Exception`` in stage code cannot swallow
-    it; ``stage_run`` marks the run KILLED and re-raises."""
+    it; ``stage_run`` marks the run KILLED and re-raises; ``stage_main`` makes it one line and
+    the exit status 128 + ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        super().__init__(f"received {signal.Signals(self.signum).name}")
 
 
 def _metric_dict(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -139,7 +145,7 @@ class _SignalGuard:
             self.pending = signum
             return
         self.fired = True
-        raise StageTerminated(f"received signal {signum}")
+        raise StageTerminated(signum)
 
     @contextlib.contextmanager
     def shielded(self) -> Iterator[None]:
@@ -150,7 +156,7 @@ class _SignalGuard:
             self.depth -= 1
             if self.depth == 0 and self.pending is not None and not self.fired:
                 signum, self.pending, self.fired = self.pending, None, True
-                raise StageTerminated(f"received signal {signum}")
+                raise StageTerminated(signum)
 
 
 _GUARD: _SignalGuard | None = None
@@ -194,7 +200,9 @@ def stage_run(
     returns an error code), KILLED on KeyboardInterrupt or SIGTERM (a
     SIGTERM handler is installed for the run's duration and raises :class:`StageTerminated`).
     Raises :class:`TrackingUnavailable` when an http(s) tracking server does not answer,
-    unless ``tracking.fail_on_unavailable`` is false (then: the local SQLite database).
+    unless ``tracking.fail_on_unavailable`` is false (then: the local SQLite database). Runs of
+    the same stage left RUNNING by a process that is gone are ended KILLED first
+    (:mod:`papercls.tracking.stale`).
     """
     configure_process()  # before mlflow is imported
     import mlflow
@@ -209,7 +217,8 @@ def stage_run(
     active = mlflow.active_run()
     if active is not None:
         raise RuntimeError(f"MLflow run {active.info.run_id} is already active in this process")
-    tags = run_tags(stage)
+    close_stale_runs(client, exp_id, stage)  # runs of this stage left RUNNING by a dead process
+    tags = {**run_tags(stage), **process_tags()}
     run_params = loggable_params(params)
 
     with _signal_guard() as guard:
@@ -261,7 +270,9 @@ def stage_main(main: Callable[..., int], *args: Any) -> int:
     URI, and exit code 2, instead of a traceback; nothing has been written at that point. Any
     other exception prints its traceback with URIs and secrets redacted
     (:func:`~papercls.tracking.uri.redact_text`; an MLflow HTTP error quotes the server's URL)
-    and gives exit code 1, as an uncaught exception would. Third-party noise is silenced first
+    and gives exit code 1, as an uncaught exception would. SIGTERM or SIGINT during the run
+    (:class:`StageTerminated`; the run ended KILLED) prints one line and gives 128 + the
+    signal's number, as the signal itself would. Third-party noise is silenced first
     (:func:`papercls.console.quiet_third_party`)."""
     quiet_third_party()
     try:
@@ -269,6 +280,9 @@ def stage_main(main: Callable[..., int], *args: Any) -> int:
     except TrackingUnavailable as exc:
         print(f"error: {redact_text(exc)}", file=sys.stderr)
         return 2
+    except StageTerminated as exc:
+        print(f"stopped: {exc}; the MLflow run is marked KILLED", file=sys.stderr)
+        return 128 + exc.signum
     except Exception:
         print(redact_text(traceback.format_exc()), end="", file=sys.stderr)
         return 1

@@ -21,7 +21,8 @@ class PaperClassifier(mlflow.pyfunc.PythonModel):
     threshold) out, as a DataFrame in input order. Input: the CSV's own columns or a ``text``
     column (:func:`papercls.tracking.request.request_texts`). A k-fold model directory
     (``fold_<k>/``) gives the mean over its fold models
-    (``papercls.inference.encoder.mean_proba``)."""
+    (``papercls.inference.encoder.mean_proba``). A request holds at most the config's
+    ``max_rows`` rows (:func:`papercls.tracking.request.check_size`)."""
 
     # Logged with an explicit signature: no type-hint validation wrapper (it would also warn
     # "Add type hints" at class creation). MLflow's own PythonModel classes use this flag.
@@ -53,7 +54,7 @@ class PaperClassifier(mlflow.pyfunc.PythonModel):
 
         cfg = self.config
         try:
-            texts = request_texts(as_frame(model_input), cfg["template"])
+            texts = request_texts(as_frame(model_input), cfg["template"], cfg["max_rows"])
         except InputError as exc:  # the scoring server answers 400 with this message
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
         probs = inference.mean_proba(

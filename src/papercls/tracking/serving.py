@@ -28,6 +28,7 @@ MODEL_FILE = Path(__file__).with_name("served_model.py")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/papercls, logged as the model's code
 FORMAT = "code-1"  # models from code, paper rows in, prob and label out
 DEFAULT_THRESHOLD = 0.5
+DEFAULT_MAX_ROWS = 10_000  # rows per request (model config max_rows); batch scoring for more
 INPUT_COLUMNS = ("title", "abstract", "Keywords", "author", "text")
 EXAMPLE_ROWS = [
     {
@@ -50,7 +51,8 @@ EXAMPLE_ROWS = [
 def checked_config(config: dict[str, Any] | None) -> dict[str, Any]:
     """The served model's settings, checked: ``threshold`` in [0, 1] (label 1 where
     ``prob >= threshold``), ``template`` (None: rows must bring a ``text`` column),
-    ``max_length`` (None: as trained) and ``batch_size``. Raises ValueError naming the key.
+    ``max_length`` (None: as trained), ``batch_size`` and ``max_rows`` (rows per request,
+    default :data:`DEFAULT_MAX_ROWS`). Raises ValueError naming the key.
     The template's fields are checked where the template is used (``papercls.data.text``)."""
     cfg = dict(config or {})
     threshold = check_threshold(cfg.get("threshold", DEFAULT_THRESHOLD), "model config 'threshold'")
@@ -59,11 +61,15 @@ def checked_config(config: dict[str, Any] | None) -> dict[str, Any]:
         if not isinstance(template, str):
             raise ValueError(f"model config 'template' must be a string, got {template!r}")
     out = {"threshold": threshold, "template": template}
-    for key, default in (("max_length", None), ("batch_size", 64)):
+    defaults = (("max_length", None), ("batch_size", 64), ("max_rows", DEFAULT_MAX_ROWS))
+    for key, default in defaults:
         value = cfg.get(key, default)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        if value is None and key == "max_length":
+            out[key] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"model config {key!r} must be an integer, got {value!r}")
-        if (value is not None or key == "batch_size") and value < 1:
+        if value < 1:
             raise ValueError(f"model config {key!r} must be positive, got {value}")
         out[key] = value
     return out

@@ -43,7 +43,8 @@ _ENV_FORCED = {"DISABLE_MLFLOW_INTEGRATION": "TRUE"}
 
 
 class TrackingUnavailable(RuntimeError):
-    """The configured MLflow tracking server does not answer, or refuses the credentials."""
+    """The configured MLflow tracking store cannot be used: a server that does not answer,
+    refuses the credentials or is not MLflow, or a file store (which MLflow 3 refuses)."""
 
 
 def configure_process() -> None:
@@ -106,6 +107,23 @@ def tracking_uri() -> str:
 
 def is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
+
+
+def is_file_store(uri: str) -> bool:
+    """``file:`` URIs and plain paths (``./mlruns``): MLflow's file store, which MLflow 3
+    refuses to open."""
+    scheme = urllib.parse.urlsplit(uri).scheme.lower()
+    return scheme == "file" or len(scheme) == 1 or (scheme == "" and uri != "databricks")
+
+
+def _refuse_file_store(uri: str) -> None:
+    if is_file_store(uri):
+        raise TrackingUnavailable(
+            f"MLFLOW_TRACKING_URI {redact_uri(uri)} is a file store, which this MLflow "
+            "refuses: set it to a database such as sqlite:///path/to/mlflow.db (unset, runs "
+            "go to the repository's sqlite:///.../mlflow.db) or to a tracking server's "
+            "http(s):// address"
+        )
 
 
 # Userinfo (``user:password@``) after ``scheme://``, up to the last "@" of the authority; a
@@ -209,9 +227,15 @@ def use_credentials(uri: str) -> str:
     return uri
 
 
+def _looks_like_html(body: bytes) -> bool:
+    head = body.lstrip().lower()
+    return head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body"))
+
+
 def probe(uri: str, timeout: float = HEALTH_TIMEOUT_S) -> str | None:
     """None when ``<uri>/health`` answers; else why not. Any HTTP answer below 500 counts as up
-    (the server is there, e.g. behind a proxy that does not route /health). The request goes to
+    (the server is there, e.g. behind a proxy that does not route /health), unless it is a
+    successful answer with an HTML page (a web server that is not MLflow). The request goes to
     the host without the URI's userinfo and carries the credentials MLflow would send
     (:func:`auth_header`)."""
     clean, user, password = split_credentials(uri)
@@ -221,7 +245,9 @@ def probe(uri: str, timeout: float = HEALTH_TIMEOUT_S) -> str | None:
         if header:
             request.add_unredirected_header("Authorization", header)
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http/https)
-            resp.read(64)
+            body = resp.read(512)
+        if _looks_like_html(body):
+            return "it answers /health with an HTML page: not an MLflow tracking server"
         return None
     except urllib.error.HTTPError as e:
         return None if e.code < 500 else f"HTTP {e.code}"
@@ -234,8 +260,10 @@ def resolve_tracking_uri(fail_on_unavailable: bool = True) -> str:
     """``tracking_uri()``, checked: an http(s) server that does not answer ``/health`` within
     ~3 s raises :class:`TrackingUnavailable`, or (``fail_on_unavailable=False``) gives a warning
     and the local SQLite database instead. A server's URI comes back without its userinfo
-    (:func:`use_credentials`)."""
+    (:func:`use_credentials`). A file store (``file:`` or a plain path) raises
+    :class:`TrackingUnavailable` saying to use SQLite."""
     uri = tracking_uri()
+    _refuse_file_store(uri)
     if not is_remote(uri):
         return uri
     why = probe(uri)
@@ -272,6 +300,11 @@ def ensure_experiment(client: MlflowClient, name: str, uri: str) -> str:
         exp = client.get_experiment_by_name(name)
     except MlflowException as e:
         code = e.get_http_status_code()
+        if is_remote(uri) and "not in a valid JSON format" in str(e):
+            raise TrackingUnavailable(
+                f"{redact_uri(uri)} is not an MLflow tracking server: its API answers with "
+                "something other than JSON (an HTML page?). Check MLFLOW_TRACKING_URI"
+            ) from None
         if code not in (401, 403):
             raise
         raise TrackingUnavailable(

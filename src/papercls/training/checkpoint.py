@@ -6,11 +6,13 @@ they are not the current ones (``best.safetensors``), the optimizer/scheduler/sc
 format, the fingerprint of what determines the weights, and the :class:`LoopState`. It is
 written to a temporary folder and renamed into place, so an ``epoch-NNNN`` folder is always
 complete; only the newest one is kept. A checkpoint whose fingerprint differs (other data,
-params or model) is never resumed from.
+params or model) is never resumed from; neither is one that cannot be read back
+(:class:`CheckpointDamaged`: truncated or tampered files).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -126,26 +128,70 @@ def write_checkpoint(
     return final
 
 
+class CheckpointDamaged(ValueError):
+    """A checkpoint that cannot be read back: a truncated, tampered or missing file (a
+    ``torch.load`` that refuses a pickle, a safetensors file cut short, a bad state.json) or
+    weights that do not fit the model. Nothing of it has been restored."""
+
+    def __init__(self, ckpt: Path, reason: str) -> None:
+        self.ckpt = Path(ckpt)
+        self.reason = reason
+        super().__init__(f"checkpoint {ckpt} cannot be read back: {reason}")
+
+
 def _torch_load(path: Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _load_parts(ckpt: Path, data: dict[str, Any], scaler) -> dict[str, Any]:
+    """Every file of ``ckpt`` read into memory (nothing applied yet)."""
+    parts: dict[str, Any] = {"state": LoopState.from_json(data)}
+    parts["model"] = load_file(str(ckpt / "model.safetensors"))
+    parts["optimizer"] = _torch_load(ckpt / "optimizer.pt")
+    parts["scheduler"] = _torch_load(ckpt / "scheduler.pt")
+    if scaler is not None and (ckpt / "scaler.pt").is_file():
+        parts["scaler"] = _torch_load(ckpt / "scaler.pt")
+    if not parts["state"].best_is_current:
+        parts["best"] = load_file(str(ckpt / "best.safetensors"))
+    return parts
+
+
+def _apply(parts: dict[str, Any], model, optimizer, scheduler, scaler) -> None:
+    """Load ``parts`` into the live objects; on any failure they are put back as they were,
+    and the error is raised."""
+    targets = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
+    before = {
+        k: copy.deepcopy(t.state_dict()) for k, t in targets.items() if k in parts and k != "model"
+    }
+    before["model"] = cpu_state(model)  # CPU copies, not a second set on the accelerator
+    try:
+        for key, target in targets.items():
+            if key in parts:
+                target.load_state_dict(parts[key])
+    except BaseException:
+        for key, saved in before.items():
+            targets[key].load_state_dict(saved)
+        raise
 
 
 def read_checkpoint(
     ckpt: Path, fingerprint: str, model: torch.nn.Module, optimizer, scheduler, scaler
 ) -> LoopState | None:
     """Restore the weights and the optimizer/scheduler/scaler state from ``ckpt`` and return its
-    loop state; None (nothing restored) when it has another format or fingerprint."""
-    data = json.loads((ckpt / _STATE_FILE).read_text("utf-8"))
-    if data.get("format") != CHECKPOINT_FORMAT or data.get("fingerprint") != fingerprint:
-        return None
-    model.load_state_dict(load_file(str(ckpt / "model.safetensors")))
-    optimizer.load_state_dict(_torch_load(ckpt / "optimizer.pt"))
-    scheduler.load_state_dict(_torch_load(ckpt / "scheduler.pt"))
-    if scaler is not None and (ckpt / "scaler.pt").is_file():
-        scaler.load_state_dict(_torch_load(ckpt / "scaler.pt"))
-    state = LoopState.from_json(data)
-    if state.best_is_current:
-        state.best_weights = cpu_state(model)
-    else:
-        state.best_weights = load_file(str(ckpt / "best.safetensors"))
+    loop state; None (nothing restored) when it has another format or fingerprint.
+    :class:`CheckpointDamaged` (nothing restored) when a file of it cannot be read back or does
+    not fit the model."""
+    try:
+        data = json.loads((ckpt / _STATE_FILE).read_text("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("state.json is not a JSON object")
+        if data.get("format") != CHECKPOINT_FORMAT or data.get("fingerprint") != fingerprint:
+            return None
+        parts = _load_parts(ckpt, data, scaler)
+        _apply(parts, model, optimizer, scheduler, scaler)
+    except Exception as exc:  # UnpicklingError, SafetensorError, OSError, KeyError, ...
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise CheckpointDamaged(ckpt, f"{type(exc).__name__}: {first_line}") from None
+    state = parts["state"]
+    state.best_weights = cpu_state(model) if state.best_is_current else parts["best"]
     return state

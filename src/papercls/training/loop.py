@@ -37,6 +37,7 @@ from papercls.data.io import atomic_dir
 from papercls.data.stage_io import write_history
 from papercls.training.batching import LengthGroupedBatchSampler
 from papercls.training.checkpoint import (
+    CheckpointDamaged,
     LoopState,
     cpu_state,
     latest_checkpoint,
@@ -158,19 +159,21 @@ def _check_frames(train_df: pd.DataFrame, valid_df: pd.DataFrame) -> None:
 
 def _restore(run: LoopParts, ckpt_root: Path) -> LoopState:
     """The loop state of the newest checkpoint (with weights, optimizer, scheduler and scaler
-    restored); a fresh state when there is none or it was made with other data/params/model
-    (then the checkpoint dir is discarded)."""
+    restored); a fresh state when there is none, it was made with other data/params/model, or
+    it cannot be read back (truncated or tampered files): then the checkpoint dir is discarded
+    with a warning naming the checkpoint."""
     ckpt = latest_checkpoint(ckpt_root)
     if ckpt is None:
         return LoopState()
-    state = read_checkpoint(
-        ckpt, run.fingerprint, run.unwrapped, run.optimizer, run.scheduler, run.scaler
-    )
-    if state is None:
-        warnings.warn(
-            f"checkpoint {ckpt} was made with other data/params/model; starting afresh",
-            stacklevel=3,
+    try:
+        state = read_checkpoint(
+            ckpt, run.fingerprint, run.unwrapped, run.optimizer, run.scheduler, run.scaler
         )
+        why = "was made with other data/params/model"
+    except CheckpointDamaged as exc:
+        state, why = None, f"cannot be read back ({exc.reason}); it is discarded"
+    if state is None:
+        warnings.warn(f"checkpoint {ckpt} {why}; starting afresh", stacklevel=3)
         run.accelerator.wait_for_everyone()
         if run.main:
             shutil.rmtree(ckpt_root, ignore_errors=True)
