@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import torch
 from conftest import fit_briefly
-from papercls.inference.encoder.onnx import cache as onnx_cache
 
 from papercls import hardware
 from papercls.inference import engine as eng
+from papercls.inference.onnx import cache as onnx_cache
 from papercls.inference.predict_cli import predict_main
 
 XEON = "model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_bf16 amx_bf16 amx_int8\n"

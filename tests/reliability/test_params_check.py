@@ -13,7 +13,6 @@ with the code it describes.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import inspect
 import subprocess
 import sys
@@ -27,15 +26,14 @@ from reliability_support import ROOT, Repo, stages_run
 from papercls.cli import main as cli_main
 from papercls.config.check import (
     CLASS_WEIGHTS,
-    ENCODER,
     ENSEMBLE_METHODS,
     MARKER,
     MIXED_PRECISION,
-    SCHEMA,
     SELECT_METRICS,
     THRESHOLD_METHODS,
     check_params,
 )
+from papercls.config.schema import Encoder, Tfidf
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 SECRET = "hf_params_check_SECRET_5e1d"
@@ -82,7 +80,12 @@ BAD = {
         "predict.model",
         ["'nosuch'", "allowed values: tfidf, baseline, topline"],
     ),
-    "folds-negative": ("preprocess.folds", -1, "preprocess.folds", ["expected an integer >= 0"]),
+    "folds-negative": (
+        "preprocess.folds",
+        -1,
+        "preprocess.folds",
+        ["expected an integer in [0, 100]", "0: no folds"],
+    ),
     "dropout-1.5": (
         "topline.head.dropout",
         1.5,
@@ -182,7 +185,7 @@ def test_predict_model_must_be_an_evaluated_model(tmp_path: Path, capsys) -> Non
 
 
 def test_kfold_needs_folds(tmp_path: Path, capsys) -> None:
-    params = _with(_with(PARAMS, "topline.kfold", True), "preprocess.folds", 1)
+    params = _with(_with(PARAMS, "topline.kfold", True), "preprocess.folds", 0)
     assert cli_main(["check-params", str(_write(tmp_path / "p.yaml", params))]) == 2
     assert "topline.kfold: true needs preprocess.folds >= 2" in capsys.readouterr().err
 
@@ -268,17 +271,18 @@ def test_schema_keys_follow_the_code() -> None:
     from papercls.training import selection
     from papercls.training.config import MODEL_KEYS, TrainConfig
 
-    train_keys = {f.name for f in dataclasses.fields(TrainConfig)} | MODEL_KEYS
-    assert set(ENCODER.fields) == train_keys
-    tfidf_keys = set(inspect.signature(TfidfClassifier.__init__).parameters) - {"self"}
+    assert set(Encoder.model_fields) == set(TrainConfig.model_fields) | MODEL_KEYS
+    assert MODEL_KEYS == {"backbone", "kfold", "head"}
+    signature = inspect.signature(TfidfClassifier.__init__).parameters
+    tfidf_keys = set(signature) - {"self"}
     tfidf_keys |= {"kfold"}  # read by the stage (papercls.training.tfidf_stage), not the classifier
-    assert set(SCHEMA.fields["tfidf"].fields) == tfidf_keys
+    assert set(Tfidf.model_fields) == tfidf_keys
+    for key in tfidf_keys - {"kfold"}:  # the schema's defaults are the classifier's
+        assert Tfidf.model_fields[key].default == signature[key].default, key
     assert THRESHOLD_METHODS == METHODS
     assert ENSEMBLE_METHODS == ensemble.METHODS
     assert set(SELECT_METRICS) == set(selection.SELECT_METRICS)
     assert CLASS_WEIGHTS == tuple(train_config.CLASS_WEIGHTS)
-    ens_keys = {f.name for f in dataclasses.fields(ensemble.EnsembleConfig)}
-    assert set(SCHEMA.fields["ensemble"].fields) == ens_keys
     for value in MIXED_PRECISION:
         TrainConfig(mixed_precision=value)  # each allowed value is one the code accepts
     with pytest.raises(ValueError):
