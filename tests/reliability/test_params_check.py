@@ -86,6 +86,38 @@ BAD = {
         "preprocess.folds",
         ["expected an integer in [0, 100]", "0: no folds"],
     ),
+    "folds-one": (
+        "preprocess.folds",
+        1,
+        "preprocess.folds",
+        ["expected 0 (no folds) or an integer in [2, 100], got 1"],
+    ),
+    "folds-huge": ("preprocess.folds", 101, "preprocess.folds", ["in [0, 100]", "101"]),
+    "threads-huge": (
+        "baseline.threads",
+        5000,
+        "baseline.threads",
+        ["expected an integer in [0, 1024] (0: all cores)", "5000"],
+    ),
+    "max-features-0": (
+        "tfidf.max_features",
+        0,
+        "tfidf.max_features",
+        ["expected an integer >= 1 or null (null: no limit)"],
+    ),
+    "bootstrap-huge": (
+        "thresholds.bootstrap",
+        100_001,
+        "thresholds.bootstrap",
+        ["expected an integer in [0, 100000] or null"],
+    ),
+    "batch-size-string": (  # a string is never a number, even one that reads as one
+        "baseline.batch_size",
+        "3",
+        "baseline.batch_size",
+        ["expected an integer >= 1", "'3' (a string)"],
+    ),
+    "lr-bool": ("baseline.lr", True, "baseline.lr", ["expected a number > 0", "True (a boolean)"]),
     "dropout-1.5": (
         "topline.head.dropout",
         1.5,
@@ -224,6 +256,7 @@ def test_good_params_pass(tmp_path: Path, capsys) -> None:
     permissive = copy.deepcopy(PARAMS)
     permissive["thresholds"].update(method=" Prior ", expected_count=120)  # as the code reads it
     permissive["baseline"].update(backbone="any/hub-name", max_length=None, epochs=2.0)
+    permissive["topline"].update(lr=1, warmup_ratio=0)  # an integer is a number
     permissive["topline"]["head"] = None  # a plain classification head
     permissive["tfidf"]["max_features"] = None
     assert check_params(permissive) == []

@@ -127,10 +127,17 @@ def read_params_file(path: str | Path) -> Any:
         raise ParamsError(path, [("", f"not valid YAML: {exc}")]) from None
 
 
-def check_params_file(path: str | Path) -> dict[str, Any]:
-    """The params of ``path`` when every check passes; else ParamsError listing each problem."""
+def check_params_file(path: str | Path, environment: bool = False) -> dict[str, Any]:
+    """The params of ``path`` when every check passes; else ParamsError listing each problem.
+    ``environment``: also what the params name must find on this machine (backbones, the test
+    rows, the tracking server: :mod:`papercls.config.environment`; relative paths from the
+    folder of ``path``), once the params themselves are valid."""
     params = read_params_file(path)
-    found = check_params(params)
+    model, found = validated(params)
+    if model is not None and environment:
+        from papercls.config.environment import check_environment
+
+        found = check_environment(model, Path(path).parent)
     if found:
         raise ParamsError(path, found)
     return params
