@@ -11,7 +11,6 @@ last good file and a successful one replaces it whole.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
