@@ -1,6 +1,8 @@
 """DVC stage ``check_params``: refuse bad params before any other stage (and before DVC removes
-that stage's outputs). Writes data/params_ok.json, whose content is the same for all valid
-params, so that this stage rerunning alone reruns nothing downstream."""
+that stage's outputs): the schema, then what valid params must find on this machine (the
+backbones, data.test's rows for thresholds.expected_count, the tracking server;
+papercls.config.environment). Writes data/params_ok.json, whose content is the same for all
+valid params, so that this stage rerunning alone reruns nothing downstream."""
 
 import os
 import sys
@@ -15,7 +17,8 @@ MARKER_PATH = "data/params_ok.json"
 def main() -> int:
     root = repo_root()
     try:
-        check_params_file(os.path.relpath(root / "params.yaml"))  # messages name it as given
+        # messages name the file as given; relative paths in it are taken from the root
+        check_params_file(os.path.relpath(root / "params.yaml"), environment=True)
     except ParamsError as exc:
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)

@@ -4,7 +4,7 @@ import sys
 
 from papercls.config.params import load_params, repo_root
 from papercls.console import figure
-from papercls.evaluation.evaluate import run_evaluate
+from papercls.evaluation.evaluate import remove_unlisted, run_evaluate
 from papercls.tracking import stage_main, stage_run
 
 FIGURES = ("f1", "precision", "recall", "accuracy", "roc_auc", "pr_auc")
@@ -26,6 +26,7 @@ def main() -> int:
             )
         except (FileNotFoundError, ValueError) as exc:
             return run.fail(exc)  # the run ends FAILED
+        remove_unlisted(list(results), root, ["metrics/{}/eval.json", "plots/{}"])
         for name, m in results.items():
             run.log_metrics({f"{name}.{k}": m[k] for k in FIGURES if m.get(k) is not None})
             run.log_artifact(root / "metrics" / name / "eval.json", artifact_path=f"metrics/{name}")

@@ -6,7 +6,7 @@ the MLflow Model Registry (alias candidate, champion if better)."""
 import sys
 
 from papercls.config.params import load_params, repo_root
-from papercls.evaluation.evaluate import load_prior, run_tune_thresholds
+from papercls.evaluation.evaluate import load_prior, remove_unlisted, run_tune_thresholds
 from papercls.tracking import stage_main, stage_run
 from papercls.tracking.registry import DEFAULT_REGISTER_NAME, register_tuned
 from papercls.tracking.serving import prepared_template
@@ -38,6 +38,7 @@ def main() -> int:
             )
         except (FileNotFoundError, ValueError) as exc:
             return run.fail(exc)  # the run ends FAILED
+        remove_unlisted(models, root, ["metrics/{}/tuned.json", "metrics/{}/test.json"])
         run.log_metrics(table.run_metrics())
         run.log_artifact(root / "metrics" / "thresholds.json")
         for png in table.figures:

@@ -75,7 +75,7 @@ def _check_params(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     path = args.params or os.path.relpath(repo_root() / "params.yaml")
     try:
-        check_params_file(path)
+        check_params_file(path, environment=True)
     except ParamsError as exc:
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from papercls.data.io import write_json
 from papercls.evaluation.evaluate import run_evaluate, run_tune_thresholds
 from papercls.evaluation.metrics import classification_metrics
 
@@ -187,3 +188,25 @@ def test_stage_scripts_end_to_end(tmp_path, monkeypatch, capsys):
     (tmp_path / "predictions" / "topline" / "heldout.parquet").unlink()
     rc, err = _run_stage(tmp_path, "evaluate.py", monkeypatch, capsys)
     assert rc == 2 and "topline" in err and "heldout.parquet" in err
+
+
+def test_outputs_of_models_left_out_are_removed(tmp_path):
+    """dvc.yaml keeps these outputs in place (persist: true): a model dropped from
+    evaluate.models must not keep its last figures as if they were current."""
+    from papercls.evaluation.evaluate import remove_unlisted
+
+    for name in ("tfidf", "baseline", "topline", "ensemble"):
+        write_json({"f1": 0.5}, tmp_path / "metrics" / name / "eval.json")
+        write_json({"f1": 0.5}, tmp_path / "plots" / name / "roc.csv")
+    patterns = ["metrics/{}/eval.json", "plots/{}"]
+    removed = remove_unlisted(["tfidf", "baseline"], tmp_path, patterns)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in removed) == [
+        "metrics/ensemble/eval.json",
+        "metrics/topline/eval.json",
+        "plots/ensemble",
+        "plots/topline",
+    ]
+    for name in ("tfidf", "baseline"):
+        assert (tmp_path / "metrics" / name / "eval.json").exists()
+        assert (tmp_path / "plots" / name / "roc.csv").exists()
+    assert remove_unlisted(["tfidf", "baseline"], tmp_path, patterns) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -94,7 +93,7 @@ def test_train_config_from_params():
         "batch_size": 4,
         "grad_accum": 2,
         "epochs": 1,
-        "lr": "3e-5",
+        "lr": 3e-5,
         "warmup_ratio": 0.1,
         "weight_decay": 0.01,
         "patience": 1,
@@ -110,6 +109,10 @@ def test_train_config_from_params():
         TrainConfig.from_params({"lerning_rate": 1.0})
     with pytest.raises(ValueError):
         TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="lr"):  # a string is not a number (YAML reads 3e-5 so)
+        TrainConfig.from_params({"lr": "3e-5"})
+    with pytest.raises(ValueError, match="hiden"):  # the model keys are checked too
+        TrainConfig.from_params({"head": {"hiden": 8}})
 
 
 def test_parameter_groups_exclude_bias_and_layernorm(tiny_bert_dir):
@@ -339,7 +342,9 @@ def test_balanced_class_weight_weights_the_loss(tiny_bert_dir, tiny_corpus):
         TrainConfig(select_metric="accuracy")
     with pytest.raises(ValueError, match="min_steps"):
         TrainConfig(min_steps=-1)
-    assert TrainConfig(class_weight=None).class_weight == "none"
+    with pytest.raises(ValueError, match="class_weight"):
+        TrainConfig(class_weight=None)
+    assert TrainConfig(class_weight=" Balanced ").class_weight == "balanced"
 
     model, tok = _fresh_model(tiny_bert_dir)
     model.eval()
@@ -498,7 +503,7 @@ def test_stage_scripts_reject_bad_arguments(capsys):
 def test_train_config_fields_are_documented_defaults():
     from papercls.training.config import TrainConfig
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    names = set(TrainConfig.model_fields)
     params = (REPO / "params.yaml").read_text()
     import yaml
 

@@ -13,7 +13,6 @@ with the code it describes.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import inspect
 import subprocess
 import sys
@@ -27,15 +26,14 @@ from reliability_support import ROOT, Repo, stages_run
 from papercls.cli import main as cli_main
 from papercls.config.check import (
     CLASS_WEIGHTS,
-    ENCODER,
     ENSEMBLE_METHODS,
     MARKER,
     MIXED_PRECISION,
-    SCHEMA,
     SELECT_METRICS,
     THRESHOLD_METHODS,
     check_params,
 )
+from papercls.config.schema import Encoder, Tfidf
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 SECRET = "hf_params_check_SECRET_5e1d"
@@ -82,7 +80,44 @@ BAD = {
         "predict.model",
         ["'nosuch'", "allowed values: tfidf, baseline, topline"],
     ),
-    "folds-negative": ("preprocess.folds", -1, "preprocess.folds", ["expected an integer >= 0"]),
+    "folds-negative": (
+        "preprocess.folds",
+        -1,
+        "preprocess.folds",
+        ["expected an integer in [0, 100]", "0: no folds"],
+    ),
+    "folds-one": (
+        "preprocess.folds",
+        1,
+        "preprocess.folds",
+        ["expected 0 (no folds) or an integer in [2, 100], got 1"],
+    ),
+    "folds-huge": ("preprocess.folds", 101, "preprocess.folds", ["in [0, 100]", "101"]),
+    "threads-huge": (
+        "baseline.threads",
+        5000,
+        "baseline.threads",
+        ["expected an integer in [0, 1024] (0: all cores)", "5000"],
+    ),
+    "max-features-0": (
+        "tfidf.max_features",
+        0,
+        "tfidf.max_features",
+        ["expected an integer >= 1 or null (null: no limit)"],
+    ),
+    "bootstrap-huge": (
+        "thresholds.bootstrap",
+        100_001,
+        "thresholds.bootstrap",
+        ["expected an integer in [0, 100000] or null"],
+    ),
+    "batch-size-string": (  # a string is never a number, even one that reads as one
+        "baseline.batch_size",
+        "3",
+        "baseline.batch_size",
+        ["expected an integer >= 1", "'3' (a string)"],
+    ),
+    "lr-bool": ("baseline.lr", True, "baseline.lr", ["expected a number > 0", "True (a boolean)"]),
     "dropout-1.5": (
         "topline.head.dropout",
         1.5,
@@ -182,7 +217,7 @@ def test_predict_model_must_be_an_evaluated_model(tmp_path: Path, capsys) -> Non
 
 
 def test_kfold_needs_folds(tmp_path: Path, capsys) -> None:
-    params = _with(_with(PARAMS, "topline.kfold", True), "preprocess.folds", 1)
+    params = _with(_with(PARAMS, "topline.kfold", True), "preprocess.folds", 0)
     assert cli_main(["check-params", str(_write(tmp_path / "p.yaml", params))]) == 2
     assert "topline.kfold: true needs preprocess.folds >= 2" in capsys.readouterr().err
 
@@ -221,6 +256,7 @@ def test_good_params_pass(tmp_path: Path, capsys) -> None:
     permissive = copy.deepcopy(PARAMS)
     permissive["thresholds"].update(method=" Prior ", expected_count=120)  # as the code reads it
     permissive["baseline"].update(backbone="any/hub-name", max_length=None, epochs=2.0)
+    permissive["topline"].update(lr=1, warmup_ratio=0)  # an integer is a number
     permissive["topline"]["head"] = None  # a plain classification head
     permissive["tfidf"]["max_features"] = None
     assert check_params(permissive) == []
@@ -268,17 +304,18 @@ def test_schema_keys_follow_the_code() -> None:
     from papercls.training import selection
     from papercls.training.config import MODEL_KEYS, TrainConfig
 
-    train_keys = {f.name for f in dataclasses.fields(TrainConfig)} | MODEL_KEYS
-    assert set(ENCODER.fields) == train_keys
-    tfidf_keys = set(inspect.signature(TfidfClassifier.__init__).parameters) - {"self"}
+    assert set(Encoder.model_fields) == set(TrainConfig.model_fields) | MODEL_KEYS
+    assert MODEL_KEYS == {"backbone", "kfold", "head"}
+    signature = inspect.signature(TfidfClassifier.__init__).parameters
+    tfidf_keys = set(signature) - {"self"}
     tfidf_keys |= {"kfold"}  # read by the stage (papercls.training.tfidf_stage), not the classifier
-    assert set(SCHEMA.fields["tfidf"].fields) == tfidf_keys
+    assert set(Tfidf.model_fields) == tfidf_keys
+    for key in tfidf_keys - {"kfold"}:  # the schema's defaults are the classifier's
+        assert Tfidf.model_fields[key].default == signature[key].default, key
     assert THRESHOLD_METHODS == METHODS
     assert ENSEMBLE_METHODS == ensemble.METHODS
     assert set(SELECT_METRICS) == set(selection.SELECT_METRICS)
     assert CLASS_WEIGHTS == tuple(train_config.CLASS_WEIGHTS)
-    ens_keys = {f.name for f in dataclasses.fields(ensemble.EnsembleConfig)}
-    assert set(SCHEMA.fields["ensemble"].fields) == ens_keys
     for value in MIXED_PRECISION:
         TrainConfig(mixed_precision=value)  # each allowed value is one the code accepts
     with pytest.raises(ValueError):

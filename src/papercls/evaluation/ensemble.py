@@ -21,59 +21,36 @@ row order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
+from papercls.config.messages import problems
+from papercls.config.schema import ENSEMBLE_METHODS, Ensemble
 from papercls.data.predictions import load_heldout, load_test_probs, prediction_path
 from papercls.data.stage_io import PredictionFiles, write_predictions
 
 NAME = "ensemble"
-METHODS = ("mean", "logit", "rank")
-DEFAULT_MEMBERS = ("baseline", "topline")
-DEFAULT_METHOD = "mean"
+METHODS = ENSEMBLE_METHODS
 # logit method: probabilities are clipped to [EPS, 1 - EPS] (a saturated member's 0.0 or 1.0
 # would otherwise be an infinite logit that decides alone)
 EPS = 1e-7
-
-
-@dataclass(frozen=True)
-class EnsembleConfig:
-    members: tuple[str, ...] = DEFAULT_MEMBERS
-    method: str = DEFAULT_METHOD
+EnsembleConfig = Ensemble  # members (at least two trained models, distinct) and method
+DEFAULT_MEMBERS = Ensemble.model_fields["members"].default
+DEFAULT_METHOD = Ensemble.model_fields["method"].default
 
 
 def ensemble_config(section: dict[str, Any] | None) -> EnsembleConfig:
-    """The params.yaml ``ensemble`` section, checked; defaults for absent keys. Raises
-    ValueError naming the key for a bad value."""
-    section = dict(section or {})
-    unknown = sorted(set(section) - {"members", "method"})
-    if unknown:
-        raise ValueError(f"params.yaml ensemble: unknown key(s) {unknown}; known: members, method")
-    members = section.get("members", list(DEFAULT_MEMBERS))
-    if not isinstance(members, list | tuple) or not all(
-        isinstance(m, str) and m.strip() for m in members
-    ):
-        raise ValueError(
-            f"params.yaml ensemble.members: expected a list of model names, got {members!r}"
-        )
-    members = [m.strip() for m in members]
-    if len(members) < 2:
-        raise ValueError(f"params.yaml ensemble.members: name at least two models, got {members}")
-    dupes = sorted({m for m in members if members.count(m) > 1})
-    if dupes:
-        raise ValueError(f"params.yaml ensemble.members: {dupes} listed more than once")
-    if NAME in members:
-        raise ValueError(f"params.yaml ensemble.members: {NAME!r} cannot be its own member")
-    method = section.get("method", DEFAULT_METHOD)
-    if not isinstance(method, str) or method.strip().lower() not in METHODS:
-        raise ValueError(
-            f"params.yaml ensemble.method: {method!r} is not one of {', '.join(METHODS)}"
-        )
-    return EnsembleConfig(tuple(members), method.strip().lower())
+    """The params.yaml ``ensemble`` section, checked by the params schema; defaults for absent
+    keys. Raises ValueError naming each bad key."""
+    try:
+        return Ensemble.model_validate(section or {})
+    except ValidationError as exc:
+        found = problems(Ensemble, exc, section or {}, "ensemble")
+        raise ValueError("; ".join(f"params.yaml {key}: {msg}" for key, msg in found)) from None
 
 
 def held_out_cdf(heldout: np.ndarray, values: np.ndarray) -> np.ndarray:

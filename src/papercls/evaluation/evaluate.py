@@ -47,6 +47,30 @@ SUMMARY_COLUMNS = [
 THRESHOLD_KEYS = frozenset({"threshold", "best_f1_threshold", "prior_threshold", "fixed"})
 
 
+def remove_unlisted(models: list[str], root: str | Path, patterns: list[str]) -> list[Path]:
+    """Remove the outputs (``patterns`` such as ``"metrics/{}/eval.json"``, under ``root``) of
+    every model with predictions that ``models`` leaves out; return what was removed. dvc.yaml
+    declares these outputs ``persist: true``, so DVC no longer removes them before the stage:
+    a model left out of ``evaluate.models`` would otherwise keep its last figures as if they
+    were current (DVC then reports the output missing, as it did before)."""
+    import shutil
+
+    from papercls.config.schema import MODELS
+
+    removed = []
+    for name in (m for m in MODELS if m not in models):
+        for pattern in patterns:
+            path = Path(root) / pattern.format(name)
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+            else:
+                continue
+            removed.append(path)
+    return removed
+
+
 class StageResult(dict):
     """What a stage function returns: ``{model: figures}`` as before (a dict), plus
     ``figures``, the PNG paths written, for logging as MLflow artifacts."""

@@ -42,6 +42,46 @@ def default_backbone_dir() -> str:
     return str(path)
 
 
+def _download_hint(name: str) -> str:
+    return (
+        f"download it once where you have internet (e.g. `hf download {name} --local-dir "
+        f"models/backbones/{name.replace('/', '__')}`) and set `backbone:` to that directory, "
+        "or use 'minilm' (bundled offline)"
+    )
+
+
+def backbone_problem(name: str, base: str | Path = ".") -> str | None:
+    """Why the backbone ``name`` cannot be loaded here without the network, or None: fine are
+    ``minilm``, an existing model directory (relative paths from ``base``) holding config.json,
+    and a hub id whose config.json is in the local Hugging Face cache. Reads no weights and
+    imports neither torch nor transformers."""
+    name = str(name).strip()
+    if name.lower() in DEFAULT_ALIASES:
+        return None
+    path = Path(base) / Path(name).expanduser()
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return None
+        return (
+            f"directory {name!r} has no config.json; expected a directory written by "
+            "save_pretrained (config.json, weights, tokenizer files)"
+        )
+    if _looks_like_path(name) or path.exists():
+        return f"directory {name!r} does not exist"
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(name, "config.json")
+    except ValueError:  # not a valid hub id
+        cached = None
+    if isinstance(cached, str):
+        return None
+    return (
+        f"got {name!r}: not 'minilm', not a local model directory and not in the Hugging Face "
+        f"cache (no download is attempted); {_download_hint(name)}"
+    )
+
+
 def resolve_backbone(name: str) -> str:
     """Return a local directory or a hub id usable by ``AutoModel.from_pretrained``."""
     if name is None or not str(name).strip():
@@ -73,10 +113,7 @@ def resolve_backbone(name: str) -> str:
     except Exception as exc:  # OSError, HF hub errors, ValueError for unknown ids
         raise BackboneNotFoundError(
             f"backbone {name!r} could not be found: it is not a local directory and it is not in "
-            f"the Hugging Face cache (or could not be downloaded: offline?). "
-            f"Download it once where you have internet (e.g. "
-            f"`hf download {name} --local-dir models/backbones/{name.replace('/', '__')}`), "
-            f"then set `backbone:` in params.yaml to that local directory; or use 'minilm' "
-            f"(bundled offline). Cause: {type(exc).__name__}: {exc}"
+            f"the Hugging Face cache (or could not be downloaded: offline?); "
+            f"{_download_hint(name)}. Cause: {type(exc).__name__}: {exc}"
         ) from exc
     return name

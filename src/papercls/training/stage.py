@@ -19,7 +19,6 @@ missing.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,7 +229,7 @@ def _train_single(
     on_epoch_end: EpochCallback | None,
 ) -> tuple[TrainSummary, _Predictions | None]:
     """One model on all of train.parquet; heldout = valid.parquet."""
-    cfg = dataclasses.replace(job.cfg, checkpoint_dir=str(job.ckpt_root))
+    cfg = job.cfg.model_copy(update={"checkpoint_dir": str(job.ckpt_root)})
     result = job.fit(train_df, valid_df, job.out_root, cfg, on_epoch_end)
     summary = _summary(
         job,
@@ -267,8 +266,8 @@ def _train_kfold(
     for k in folds:
         in_fold = fold_mask(labelled, k)
         out_dir = fold_dir(job.out_root, k)
-        cfg = dataclasses.replace(
-            job.cfg, checkpoint_dir=str(job.ckpt_root / f"fold_{k}"), keep_checkpoint=True
+        cfg = job.cfg.model_copy(
+            update={"checkpoint_dir": str(job.ckpt_root / f"fold_{k}"), "keep_checkpoint": True}
         )
         held = labelled[in_fold].reset_index(drop=True)
         rest = labelled[~in_fold].reset_index(drop=True)
