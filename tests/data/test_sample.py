@@ -258,7 +258,7 @@ def test_vocabulary_ships_with_the_package() -> None:
     resource = resources.files("papercls").joinpath(sample.VOCAB_RESOURCE)
     assert resource.is_file()
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"data/*.json"' in pyproject
+    assert '"synthetic/*.json"' in pyproject
     names = [pair["name"] for pair in sample._V["pairs"]]
     assert len(names) == len(set(names)) >= 10
     for pair in sample._V["pairs"]:

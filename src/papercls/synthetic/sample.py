@@ -313,7 +313,7 @@ def _row(rng: random.Random) -> tuple[str, str, str, str, int]:
 
 def _rng(seed: int, part: str) -> random.Random:
     # str seeds are hashed with SHA-512 by `random`: stable across runs and platforms.
-    return random.Random(f"papercls.synthetic.sample/{int(seed)}/{part}")
+    return random.Random(f"papercls.sample/{int(seed)}/{part}")  # stream names kept stable
 
 
 def generate(n: int, seed: int = 0, labelled: bool = True, noise: float = 0.03) -> pd.DataFrame:
