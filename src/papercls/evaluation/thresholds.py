@@ -239,6 +239,18 @@ def choose_threshold(
         n=int(params.get("bootstrap", 1000) or 0),
         seed=int(params.get("seed", 42)),
     )
+    prior_info = _prior_details(params, test_probs, prior)
+    out: dict[str, Any] = {"method": method}
+    out.update(_chosen(method, best, prior_info, params))
+    out["best_f1"] = best
+    out["prior"] = prior_info
+    return out
+
+
+def _prior_details(params: dict[str, Any], test_probs: Any, prior: float | None) -> dict | None:
+    """The prior-matching threshold on the test probabilities and where its count or rate
+    came from (expected_count, then expected_rate, then the training prior); None when no
+    count or rate is known or there are no test probabilities."""
     count, rate = params.get("expected_count"), params.get("expected_rate")
     if count is not None:
         source = "expected_count"
@@ -247,29 +259,25 @@ def choose_threshold(
     elif prior is not None:
         rate, source = float(prior), "training_prior"
     else:
-        source = None
-    prior_info = None
-    if source is not None and test_probs is not None and len(test_probs) > 0:
-        prior_info = {
-            **prior_threshold_details(test_probs, expected_rate=rate, expected_count=count),
-            "source": source,
-        }
-    out: dict[str, Any] = {"method": method}
+        return None
+    if test_probs is None or len(test_probs) == 0:
+        return None
+    details = prior_threshold_details(test_probs, expected_rate=rate, expected_count=count)
+    return {**details, "source": source}
+
+
+def _chosen(method: str, best: dict, prior_info: dict | None, params: dict) -> dict[str, Any]:
+    """{"threshold"} (and "fixed" for the fixed method) that ``method`` picks."""
     if method == "f1":
-        out["threshold"] = best["threshold"]
-    elif method == "prior":
+        return {"threshold": best["threshold"]}
+    if method == "prior":
         if prior_info is None:
             raise ValueError(
                 "method 'prior' needs test probabilities and expected_count, expected_rate "
                 "or the training prior"
             )
-        out["threshold"] = prior_info["threshold"]
-    else:
-        fixed = float(params.get("fixed", 0.5))
-        if not 0.0 <= fixed <= 1.0:
-            raise ValueError(f"fixed threshold must be in [0, 1], got {fixed}")
-        out["threshold"] = fixed
-        out["fixed"] = fixed
-    out["best_f1"] = best
-    out["prior"] = prior_info
-    return out
+        return {"threshold": prior_info["threshold"]}
+    fixed = float(params.get("fixed", 0.5))
+    if not 0.0 <= fixed <= 1.0:
+        raise ValueError(f"fixed threshold must be in [0, 1], got {fixed}")
+    return {"threshold": fixed, "fixed": fixed}
