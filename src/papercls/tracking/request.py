@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from papercls.data.io import check_column_case
 from papercls.data.schema import TEST_REQUIRED, validate_test
 from papercls.data.text import FIELDS, build_texts
 from papercls.errors import InputError
@@ -60,6 +61,7 @@ def request_texts(frame: pd.DataFrame, template: str | None) -> list[str]:
     as ``uuid`` are ignored) are rendered with ``template``; rows with only a ``text`` column are
     taken as they are. Both kinds in one request is ambiguous and refused; so are CSV columns
     for a model logged without a template."""
+    check_column_case(SOURCE, [str(c) for c in frame.columns], [*FIELDS, TEXT_COLUMN], row=None)
     csv_columns = [c for c in FIELDS if c in frame.columns]
     if TEXT_COLUMN in frame.columns:
         if csv_columns:
