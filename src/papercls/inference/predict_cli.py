@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from papercls.inference.engine import ENGINES, PRECISIONS, resolve_engine
+from papercls.inference.engine import ENGINES, PRECISIONS, Engine, resolve_engine
 from papercls.inference.outputs import check_predict_output
 from papercls.inference.predict import load_threshold
 from papercls.inference.stream import DEFAULT_CHUNK_SIZE, predict_csv
@@ -111,6 +111,14 @@ def _engine_arguments(ap: argparse.ArgumentParser) -> None:
 
 
 def _engine(args: argparse.Namespace):
+    from papercls.inference.classifier import is_tfidf_dir
+
+    if is_tfidf_dir(args.model_dir) and (args.engine, args.precision, args.int8) == (
+        "torch",
+        "auto",
+        False,
+    ):  # the encoder options do not apply: torch is not even imported
+        return Engine("torch", "fp32", "auto")
     try:
         return resolve_engine(args.engine, "int8" if args.int8 else args.precision)
     except ValueError as exc:  # e.g. bf16 with onnx: name the options
@@ -150,6 +158,12 @@ def _check_args(args: argparse.Namespace, threshold: float) -> None:
     check_predict_output(args.output, repo_root(), args.force)
 
 
+def _model_kind(model_dir: str, engine: Engine) -> str:
+    from papercls.inference.classifier import is_tfidf_dir
+
+    return "TF-IDF model" if is_tfidf_dir(model_dir) else engine.describe()
+
+
 def predict_main(argv: list[str] | None = None) -> int:
     """Entry point of ``papercls predict``; returns the exit status (2 on bad input)."""
     args = build_parser().parse_args(argv)
@@ -177,7 +191,7 @@ def predict_main(argv: list[str] | None = None) -> int:
         return 2
     print(
         f"wrote {args.output}: {out['rows']} rows, {out['positives']} medical "
-        f"(threshold {threshold:.4g}, {source}; {engine.describe()})",
+        f"(threshold {threshold:.4g}, {source}; {_model_kind(args.model_dir, engine)})",
         file=info,
     )
     return 0

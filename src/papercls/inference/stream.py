@@ -65,9 +65,7 @@ def open_output(path: str | Path, with_prob: bool):
 def _progress_bar(path: Path, progress: bool | None):
     from tqdm.auto import tqdm
 
-    from papercls.inference.encoder import show_progress
-
-    if not show_progress(progress):
+    if not (sys.stderr.isatty() if progress is None else progress):  # a terminal only
         return None
     return tqdm(total=count_rows(path), unit="rows", desc="predict", file=sys.stderr)
 
