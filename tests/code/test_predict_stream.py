@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -199,22 +200,32 @@ def test_output_to_stdout(tfidf_dir, tmp_path):
 
 
 def test_threshold_defaults_to_the_tuned_one(tfidf_dir, tmp_path, monkeypatch, capsys):
-    """A workspace whose metrics/thresholds.json holds the model's tuned threshold (1.0 here:
-    every label 0; at 0.5 the medical rows are 1)."""
+    """A workspace whose metrics/thresholds.json holds the tuned threshold of its
+    models/mymodel (1.0 here: every label 0; at 0.5 the medical rows are 1)."""
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     (tmp_path / "metrics").mkdir()
     thresholds = tmp_path / "metrics" / "thresholds.json"
     thresholds.write_text(json.dumps({"mymodel": {"method": "f1", "threshold": 1.0}}))
+    shutil.copytree(tfidf_dir, tmp_path / "models" / "mymodel")
     monkeypatch.chdir(tmp_path)
     src = _write_csv(tmp_path / "in.csv", _records(8))
-    args = ["--model-dir", str(tfidf_dir), "--input", str(src), "--output", "out.csv"]
+    args = ["--model-dir", "models/mymodel", "--input", str(src), "--output", "out.csv"]
+
+    def labels() -> set[str]:
+        return {r[1] for r in _read_rows(tmp_path / "out.csv")[1:]}
+
     assert predict_main(args) == 0
     assert "threshold 1, tuned, metrics/thresholds.json [mymodel]" in capsys.readouterr().out
-    assert {r[1] for r in _read_rows(tmp_path / "out.csv")[1:]} == {"0"}
+    assert labels() == {"0"}
+    # a model of the same name elsewhere is not the one the file speaks of
+    assert predict_main(["--model-dir", str(tfidf_dir), *args[2:]]) == 0
+    assert "threshold 0.5, default; " in capsys.readouterr().out and labels() == {"0", "1"}
+    assert predict_main(["--model-dir", str(tfidf_dir), *args[2:], "--model-name", "mymodel"]) == 0
+    assert "tuned" in capsys.readouterr().out and labels() == {"0"}
     thresholds.write_text(json.dumps({"other": {"threshold": 1.0}}))
     assert predict_main(args) == 0
     assert "threshold 0.5, default; no tuned threshold for 'mymodel'" in capsys.readouterr().out
-    assert {r[1] for r in _read_rows(tmp_path / "out.csv")[1:]} == {"0", "1"}
+    assert labels() == {"0", "1"}
     thresholds.write_text(json.dumps({"mymodel": {"threshold": "high"}}))
     assert predict_main(args) == 2
     assert "mymodel.threshold must be a number" in capsys.readouterr().err

@@ -127,21 +127,28 @@ def _engine(args: argparse.Namespace):
 
 def choose_threshold(args: argparse.Namespace) -> tuple[float, str]:
     """(threshold, where it came from): --threshold, else the model's entry in
-    --thresholds-file, else its tuned threshold in the repository's metrics/thresholds.json,
-    else 0.5."""
+    --thresholds-file, else the tuned threshold metrics/thresholds.json records for a model of
+    this repository (``models/<name>``, or --model-name), else 0.5."""
     from papercls.config.params import repo_root
     from papercls.evaluation.threshold_file import recorded_threshold
 
     if args.threshold is not None:
         return args.threshold, "--threshold"
-    name = args.model_name or Path(args.model_dir).resolve().name
+    model_dir = Path(args.model_dir).resolve()
     if args.thresholds_file:
+        name = args.model_name or model_dir.name
         return load_threshold(args.thresholds_file, name), f"{args.thresholds_file} [{name}]"
-    recorded = repo_root() / "metrics" / "thresholds.json"
+    root = repo_root()
+    recorded = os.path.relpath(root / "metrics" / "thresholds.json")
+    name = args.model_name
+    if name is None and model_dir.parent == (root / "models").resolve():
+        name = model_dir.name
+    if name is None:
+        return 0.5, f"default; {args.model_dir} is not a model of {root / 'models'}"
     value = recorded_threshold(recorded, name)
-    if value is not None:
-        return value, f"tuned, {os.path.relpath(recorded)} [{name}]"
-    return 0.5, f"default; no tuned threshold for {name!r} in {os.path.relpath(recorded)}"
+    if value is None:
+        return 0.5, f"default; no tuned threshold for {name!r} in {recorded}"
+    return value, f"tuned, {recorded} [{name}]"
 
 
 def _check_args(args: argparse.Namespace, threshold: float) -> None:
