@@ -124,6 +124,17 @@ def test_a_bad_row_in_a_later_chunk_names_its_row_and_writes_nothing(
     assert not out.exists() and _no_temp_files(tmp_path)
 
 
+def test_bytes_that_are_not_utf8_are_named(tfidf_dir, tmp_path):
+    records = _records(30)
+    for r in records:  # text is decoded in blocks: the bad byte lies many blocks in
+        r[3] += " long" * 1000
+    src = _write_csv(tmp_path / "in.csv", records)
+    src.write_bytes(src.read_bytes().replace(b"p0025", b"p\xff025"))
+    with pytest.raises(ValueError, match=rf"file {src}: bytes are not UTF-8 \(after data row"):
+        predict_csv(tfidf_dir, src, tmp_path / "out.csv", chunk_size=5)
+    assert not (tmp_path / "out.csv").exists() and _no_temp_files(tmp_path)
+
+
 def test_parquet_in_and_out(tfidf_dir, tmp_path):
     records = _records(12)
     src = _write_csv(tmp_path / "in.csv", records)

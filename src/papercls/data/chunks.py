@@ -92,8 +92,9 @@ def _csv_records(path: Path, name: str) -> Iterator[tuple[list[str], list[str]]]
                         row=row,
                     )
                 yield header, rec
-    except UnicodeDecodeError:
-        raise InputError(name, "bytes are not UTF-8", row=row + 1 if row else None) from None
+    except UnicodeDecodeError:  # text is decoded ahead in blocks: the row is a lower bound
+        where = f" (after data row {row})" if row else ""
+        raise InputError(name, f"bytes are not UTF-8{where}, expected a UTF-8 CSV") from None
     except csv.Error as exc:
         raise InputError(
             name, f"malformed CSV ({exc}); the file may be truncated", row=row + 1
