@@ -28,19 +28,38 @@ def _split_settings(params_path: str | None) -> tuple[dict, str]:
     return {**DEFAULT_SPLIT, **section}, str(path)
 
 
+def _header(path: str) -> list[str]:
+    """The column names of a CSV's first line; [] when it cannot be read (the checks that
+    follow name the problem)."""
+    from papercls.data.io import header_names
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return header_names(fh.readline(1 << 20).rstrip("\r\n"))
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
 def _validate(argv: list[str]) -> int:
     from papercls.data.schema import load_test, load_train
     from papercls.errors import InputError, ParamsError
 
     ap = argparse.ArgumentParser(prog="papercls validate", description="Check a CSV's contract.")
     ap.add_argument("csv")
-    ap.add_argument("--kind", choices=["train", "test"], default="train")
+    ap.add_argument(
+        "--kind",
+        choices=["train", "test"],
+        default=None,
+        help="default: train when the header has a label column, else test",
+    )
     ap.add_argument(
         "--params",
         help="params.yaml whose preprocess split (valid_size, folds, seed) a train file must "
         "fit (default: the repository's params.yaml, else valid_size 0.2, folds 5, seed 42)",
     )
     args = ap.parse_args(argv)
+    if args.kind is None:
+        args.kind = "train" if "label" in [h.lower() for h in _header(args.csv)] else "test"
     try:
         df = load_train(args.csv) if args.kind == "train" else load_test(args.csv, keep_label=True)
         if args.kind == "train":
@@ -58,7 +77,7 @@ def _validate(argv: list[str]) -> int:
             f"{cfg.get('folds', 5)} folds; split settings: {source})"
         )
     else:
-        print(f"{args.csv}: {len(df)} rows ok")
+        print(f"{args.csv}: {len(df)} rows ok (test file)")
     return 0
 
 

@@ -25,7 +25,7 @@ import yaml
 
 from papercls.data.text import build_texts
 from papercls.inference.encoder import predict_dir_proba
-from papercls.inference.predict import predict_csv
+from papercls.inference.stream import predict_csv
 from papercls.tracking import CHAMPION_ALIAS, register_candidate, register_tuned, stage_run
 from papercls.tracking.registry import FORMAT_TAG, promote_if_better
 from papercls.tracking.serving import FORMAT, INPUT_COLUMNS
@@ -91,16 +91,16 @@ def expected(tiny_classifier_dir, papers_csv, tmp_path_factory) -> SimpleNamespa
     """``papercls predict`` on the rows, at a threshold in the widest gap between the middle
     probabilities (so both labels occur and no probability sits near it)."""
     out = tmp_path_factory.mktemp("expected") / "out.csv"
-    probs = np.sort(
-        predict_csv(tiny_classifier_dir, papers_csv, out, template=TEMPLATE, with_prob=True)["prob"]
-    )
+    predict_csv(tiny_classifier_dir, papers_csv, out, template=TEMPLATE, with_prob=True)
+    probs = np.sort(pd.read_csv(out, dtype={"uuid": str})["prob"].to_numpy())
     gaps = np.diff(probs)[3:-3]
     i = 3 + int(np.argmax(gaps))
     assert gaps.max() > 1e-4, probs
     threshold = float((probs[i] + probs[i + 1]) / 2)
-    frame = predict_csv(
+    predict_csv(
         tiny_classifier_dir, papers_csv, out, threshold=threshold, template=TEMPLATE, with_prob=True
     )
+    frame = pd.read_csv(out, dtype={"uuid": str}, keep_default_na=False)
     assert 0 < frame["label"].sum() < len(frame)
     return SimpleNamespace(threshold=threshold, frame=frame)
 

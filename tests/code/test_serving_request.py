@@ -38,6 +38,15 @@ def test_optional_columns_may_be_absent_and_extra_columns_are_ignored():
     assert request_texts(frame, "{abstract} {author}") == ["A b."]
 
 
+@pytest.mark.parametrize("column", ["keywords", "Title", "TEXT"])
+def test_a_column_in_another_case_is_refused(column):
+    """``keywords`` would be ignored, its words missing from the model text."""
+    frame = pd.DataFrame({"title": ["T"], "abstract": ["A b."], column: ["cancer"]})
+    with pytest.raises(InputError, match=f"column {column!r}.* only in case") as info:
+        request_texts(frame, TEMPLATE)
+    assert info.value.column == column
+
+
 def test_a_text_column_is_taken_as_it_is():
     frame = pd.DataFrame({"uuid": ["a", "b"], "text": ["t one [SEP] x", "t two"]})
     assert request_texts(frame, TEMPLATE) == ["t one [SEP] x", "t two"]

@@ -189,3 +189,25 @@ def test_stage_script_exits_nonzero_and_writes_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "train.csv" in proc.stderr and "row 4" in proc.stderr and "'uuid'" in proc.stderr
     assert not (tmp_path / "data" / "prepared").exists()
+
+
+@pytest.mark.parametrize("header", ["uuid,title,author,abstract,keywords", "uuid,TITLE,abstract"])
+def test_a_test_column_in_another_case_stops_preprocess(tmp_path: Path, header: str) -> None:
+    """A ``keywords`` column would be ignored and drop out of every model text."""
+    test = _write(
+        tmp_path, header + "\n" + ",".join(["t1"] + ["x"] * header.count(",")) + "\n", "test.csv"
+    )
+    err = _expect_error(tmp_path, _write(tmp_path, HEADER + "".join(_rows())), test)
+    wrong = header.split(",")[-1] if "keywords" in header else "TITLE"
+    assert err.row == 0 and err.column == wrong and "only in case" in str(err)
+
+
+def test_uuids_are_kept_verbatim(tmp_path: Path) -> None:
+    rows = _rows()
+    rows[0] = rows[0].replace("u0,", '" u0 ",', 1)
+    train = _write(tmp_path, HEADER + "".join(rows))
+    run_preprocess(train, _test_csv(tmp_path), tmp_path / "prepared", CFG)
+    labelled = pd.concat(
+        [pd.read_parquet(tmp_path / "prepared" / f) for f in ("train.parquet", "valid.parquet")]
+    )
+    assert " u0 " in set(labelled["uuid"]) and "u0" not in set(labelled["uuid"])

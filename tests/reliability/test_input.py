@@ -150,6 +150,20 @@ BAD_FILES = {
         None,
         ["not UTF-8", "line 2"],
     ),
+    "column-case-train": (
+        TRAIN_HEADER.replace("Keywords", "keywords") + "".join(_train_rows()),
+        "train",
+        0,
+        "keywords",
+        ["differs from the expected 'Keywords' only in case"],
+    ),
+    "column-case-test": (
+        "uuid,title,Author,abstract\nt1,a,b,c\n",
+        "test",
+        0,
+        "Author",
+        ["expected 'author'"],
+    ),
     "binary": (bytes(range(256)) * 4, "train", None, None, ["binary"]),
     "empty": ("", "train", None, None, ["empty"]),
 }
@@ -195,6 +209,17 @@ def test_validate_command_process_exit_code(tmp_path: Path) -> None:
         timeout=120,
     )
     assert ok.returncode == 0 and "8 rows ok" in ok.stdout
+
+
+def test_validate_cli_infers_the_kind_from_the_header(tmp_path: Path, capsys) -> None:
+    test_csv = _write(tmp_path / "test.csv", "uuid,title,author,abstract\nt1,a,b,c\nt2,d,e,f\n")
+    assert cli_main(["validate", str(test_csv)]) == 0
+    assert "2 rows ok (test file)" in capsys.readouterr().out
+    train_csv = _write(tmp_path / "train.csv", TRAIN_HEADER + "".join(_train_rows()))
+    assert cli_main(["validate", str(train_csv), "--params", _params(tmp_path)]) == 0
+    assert "8 rows ok (6 train / 2 valid" in capsys.readouterr().out
+    assert cli_main(["validate", str(test_csv), "--kind", "train"]) == 2
+    assert "missing required column(s) ['label']" in capsys.readouterr().err
 
 
 def test_validate_cli_accepts_huge_abstract_and_no_keywords(tmp_path: Path, capsys) -> None:

@@ -54,6 +54,9 @@ def _broken_copy(model_dir: Path, dest: Path, case: str) -> tuple[Path, str]:
     if case == "invalid-config":
         (dest / "config.json").write_text('{"model_type": "bert", ', encoding="utf-8")
         return dest, str(dest / "config.json")
+    if case == "no-tokenizer":  # transformers would read every word as [UNK]
+        (dest / "tokenizer.json").unlink()
+        return dest, str(dest)
     if case == "config-not-object":
         (dest / "config.json").write_text("[1, 2]", encoding="utf-8")
         return dest, str(dest / "config.json")
@@ -75,6 +78,7 @@ def _run(capsys, *argv: str) -> tuple[int, str]:
         "truncated-data",
         "invalid-config",
         "config-not-object",
+        "no-tokenizer",
     ],
 )
 def test_broken_model_folder_is_an_error_naming_it(
@@ -89,6 +93,8 @@ def test_broken_model_folder_is_an_error_naming_it(
     assert not out_csv.exists()
     if case == "pickle-only":
         assert "pytorch_model.bin" in text and "pickle" in text
+    if case == "no-tokenizer":
+        assert "no tokenizer.json" in text
 
 
 def test_output_that_is_a_directory(model_dir, test_csv, tmp_path, capsys) -> None:

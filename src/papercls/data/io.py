@@ -132,6 +132,63 @@ def _check_records(path: Path, text: str, header: list[str]) -> None:
         ) from None
 
 
+def check_column_case(
+    source: str | Path, columns: list[str], expected: list[str], row: int | None = 0
+) -> None:
+    """InputError naming the column when one of ``columns`` is an ``expected`` name in another
+    case (``keywords`` for ``Keywords``, ``Title`` for ``title``): it would otherwise be read as
+    an unknown column and drop silently out of the model text."""
+    wanted = {e.lower(): e for e in expected}
+    for col in columns:
+        spelled = wanted.get(str(col).lower())
+        if spelled is not None and col != spelled:
+            raise InputError(
+                source,
+                f"column {col!r} differs from the expected {spelled!r} only in case; rename it "
+                f"to {spelled!r} (column names are case-sensitive)",
+                row=row,
+                column=str(col),
+            )
+
+
+def header_names(header_line: str) -> list[str]:
+    """The column names of a CSV header line, stripped."""
+    return [h.strip() for h in next(csv.reader([header_line]), [])]
+
+
+def check_header(
+    path: str | Path,
+    header: list[str],
+    required: list[str],
+    optional: list[str],
+    header_line: str = "",
+) -> list[str]:
+    """``header`` checked; InputError (row 0) for a wrong delimiter (seen in ``header_line``), a
+    column spelled in another case, a missing required or a duplicate column."""
+    if len(header) == 1 and len(required) > 1:
+        for delim in (";", "\t", "|"):
+            if delim in header_line:
+                raise InputError(
+                    path,
+                    f"header has one column; the file seems to use {delim!r} as delimiter, "
+                    "expected commas",
+                    row=0,
+                )
+    check_column_case(path, header, required + optional)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(
+            path,
+            f"missing required column(s) {missing}; header is {header}",
+            row=0,
+            column=missing[0],
+        )
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InputError(path, f"duplicate column name(s) {dupes}", row=0, column=dupes[0])
+    return header
+
+
 def read_csv_checked(
     path: str | Path, required: list[str], optional: list[str] | None = None
 ) -> pd.DataFrame:
@@ -150,29 +207,8 @@ def read_csv_checked(
     text = _check_bytes(path)
     # Records end only at \n, \r or \r\n, as for pandas: str.splitlines() would also break at
     # form feeds, U+2028 and other characters that PDF-extracted abstracts do contain.
-    header_line = _LINE_END.split(text, maxsplit=1)[0]
-    header = next(csv.reader([header_line]), [])
-    header = [h.strip() for h in header]
-    if len(header) == 1 and len(required) > 1:
-        for delim in (";", "\t", "|"):
-            if delim in header_line:
-                raise InputError(
-                    path,
-                    f"header has one column; the file seems to use {delim!r} as delimiter, "
-                    "expected commas",
-                    row=0,
-                )
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InputError(
-            path,
-            f"missing required column(s) {missing}; header is {header}",
-            row=0,
-            column=missing[0],
-        )
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise InputError(path, f"duplicate column name(s) {dupes}", row=0, column=dupes[0])
+    line = _LINE_END.split(text, maxsplit=1)[0]
+    header = check_header(path, header_names(line), required, optional, line)
     _check_records(path, text, header)
     try:
         df = pd.read_csv(  # the text already read: the file is read once (stdin too)

@@ -66,3 +66,15 @@ def check_threshold(value: Any, where: str) -> float:
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
         raise ValueError(f"{where} must be a number in [0, 1], got {shown}")
     return number
+
+
+def recorded_threshold(thresholds_file: str | Path, model: str) -> float | None:
+    """The threshold of ``model`` in ``thresholds_file`` when the file exists and has an entry
+    for it (checked as :func:`read_threshold` checks it), else None."""
+    path = Path(thresholds_file)
+    if not path.is_file():
+        return None
+    table = _parse(path)
+    if not isinstance(table, dict) or model not in table:
+        return None
+    return read_threshold(path, model)

@@ -3,6 +3,7 @@ P(label 1) for texts, k-fold folders averaged over their fold models."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,20 +28,18 @@ def describe_engine(model_dir: str | Path, engine: Engine | None) -> str:
     return (engine or Engine()).describe()
 
 
-def predict_probs(
+def load_predictor(
     model_dir: str | Path,
-    texts: list[str],
     max_length: int | None = None,
     batch_size: int = 32,
     int8: bool = False,
     engine: Engine | None = None,
     onnx_dir: str | Path | None = None,
-) -> np.ndarray:
-    """P(label 1) of ``texts`` with the model saved in ``model_dir``: TF-IDF, an encoder, or a
-    k-fold encoder folder (mean over the fold models). ``max_length`` None: the length the
-    encoder was trained with. ``engine``: runtime and precision of an encoder
-    (:mod:`papercls.inference.engine`; None: torch fp32); ``int8``: the same as torch int8 (a
-    dynamically quantised CPU copy). ``onnx_dir``: where the onnx engine keeps the export."""
+    progress: bool | None = None,
+) -> Callable[[list[str]], np.ndarray]:
+    """A function from texts to P(label 1) with the model saved in ``model_dir``, checked once
+    (a TF-IDF model is loaded once; an encoder folder per call). Arguments: see
+    :func:`predict_probs`; ``progress``: an encoder's tqdm bar (None: on a terminal)."""
     if not Path(model_dir).is_dir():
         raise FileNotFoundError(f"model folder {model_dir} not found")
     if int8:
@@ -56,14 +55,50 @@ def predict_probs(
             )
         from papercls.models.tfidf import TfidfClassifier
 
-        probs = TfidfClassifier.load(model_dir).predict_proba(texts)
+        predict = TfidfClassifier.load(model_dir).predict_proba
     else:
+        from papercls.inference.encoder import check_model_files, is_tfidf_model, model_dirs
         from papercls.inference.engine import predict_dir
 
-        probs = predict_dir(model_dir, texts, engine, max_length, batch_size, onnx_dir=onnx_dir)
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.shape != (len(texts),) or not np.isfinite(probs).all():
-        raise RuntimeError(
-            f"model {model_dir} returned {probs.shape} probabilities for {len(texts)} texts"
-        )
-    return probs
+        for leaf in model_dirs(model_dir):  # refused before any row is read
+            if not is_tfidf_model(leaf):
+                check_model_files(leaf)
+
+        def predict(texts: list[str]) -> np.ndarray:
+            return predict_dir(
+                model_dir,
+                texts,
+                engine,
+                max_length,
+                batch_size,
+                progress=progress,
+                onnx_dir=onnx_dir,
+            )
+
+    def checked(texts: list[str]) -> np.ndarray:
+        probs = np.asarray(predict(texts), dtype=np.float64)
+        if probs.shape != (len(texts),) or not np.isfinite(probs).all():
+            raise RuntimeError(
+                f"model {model_dir} returned {probs.shape} probabilities for {len(texts)} texts"
+            )
+        return probs
+
+    return checked
+
+
+def predict_probs(
+    model_dir: str | Path,
+    texts: list[str],
+    max_length: int | None = None,
+    batch_size: int = 32,
+    int8: bool = False,
+    engine: Engine | None = None,
+    onnx_dir: str | Path | None = None,
+) -> np.ndarray:
+    """P(label 1) of ``texts`` with the model saved in ``model_dir``: TF-IDF, an encoder, or a
+    k-fold encoder folder (mean over the fold models). ``max_length`` None: the length the
+    encoder was trained with. ``engine``: runtime and precision of an encoder
+    (:mod:`papercls.inference.engine`; None: torch fp32); ``int8``: the same as torch int8 (a
+    dynamically quantised CPU copy). ``onnx_dir``: where the onnx engine keeps the export."""
+    predictor = load_predictor(model_dir, max_length, batch_size, int8, engine, onnx_dir)
+    return predictor(texts)

@@ -19,6 +19,7 @@ from papercls.data.template import SEP
 
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
+TOKENIZER_FILE = "tokenizer.json"
 _PICKLED_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 _UNBOUNDED = 1_000_000  # tokenizers without a limit report a huge model_max_length
 
@@ -41,7 +42,8 @@ def default_device() -> torch.device:
 
 def check_model_files(model_dir: str | Path) -> None:
     """Refuse, naming the file, a model directory whose ``config.json`` is missing
-    (FileNotFoundError) or not a JSON object (ValueError), or whose weights are missing or only
+    (FileNotFoundError) or not a JSON object (ValueError), without ``tokenizer.json``
+    (FileNotFoundError), or whose weights are missing or only
     pickled (FileNotFoundError: ``pytorch_model.bin`` is never loaded, unpickling can run code)
     or not a readable safetensors file, e.g. truncated (ValueError)."""
     from safetensors import SafetensorError, safe_open
@@ -56,6 +58,12 @@ def check_model_files(model_dir: str | Path) -> None:
         raise ValueError(f"{config}: not a valid JSON model config ({exc})") from None
     if not isinstance(cfg, dict):
         raise ValueError(f"{config}: expected a JSON object, found {type(cfg).__name__}")
+    if not (model_dir / TOKENIZER_FILE).is_file():  # transformers would fall back to a
+        # bare vocabulary that reads every word as [UNK]: predictions silently wrong
+        raise FileNotFoundError(
+            f"{model_dir}: no {TOKENIZER_FILE} (the tokenizer saved with the model); "
+            "without it the texts cannot be read as in training"
+        )
     weights = model_dir / SAFETENSORS_FILE
     if (model_dir / SAFETENSORS_INDEX).is_file() and not weights.exists():
         return  # sharded weights: transformers checks the shards it reads

@@ -1,5 +1,5 @@
-"""Submission writing (the predict stage) and labelling any test-format CSV (``predict_csv``,
-behind ``papercls predict``: see predict_cli.py).
+"""Submission writing (the predict stage), and the threshold and template ``papercls predict``
+uses (labelling any test-format file: ``predict_csv`` in stream.py, the CLI in predict_cli.py).
 
 Labels are 1 where ``prob >= threshold``. Files are written atomically (``papercls.data.io``); the
 stage's two files are renamed into place only once both are complete.
@@ -17,8 +17,7 @@ import pandas as pd
 from papercls.data.io import atomic_path
 from papercls.evaluation.metrics import predict_labels
 from papercls.evaluation.threshold_file import read_threshold
-from papercls.inference.classifier import predict_probs
-from papercls.inference.engine import Engine
+from papercls.inference.classifier import predict_probs  # noqa: F401  (re-exported)
 
 DEFAULT_TEMPLATE = "{title} {sep} {Keywords} {sep} {abstract}"
 
@@ -107,39 +106,3 @@ def default_template() -> str:
     except (OSError, ValueError):
         pass
     return DEFAULT_TEMPLATE
-
-
-def predict_csv(
-    model_dir: str | Path,
-    csv_path: str | Path,
-    out_path: str | Path,
-    threshold: float = 0.5,
-    template: str | None = None,
-    max_length: int | None = None,
-    batch_size: int = 32,
-    with_prob: bool = False,
-    int8: bool = False,
-    engine: Engine | None = None,
-    onnx_dir: str | Path | None = None,
-) -> pd.DataFrame:
-    """Classify any test-format CSV (uuid,title,abstract[,author][,Keywords]): validate it, build
-    texts with the template (default: see :func:`default_template`), predict with the model in
-    ``model_dir``, write ``out_path`` (uuid,label[,prob]) in input order. Returns the frame.
-    ``int8``, ``engine``, ``onnx_dir``: see :func:`papercls.inference.classifier.predict_probs`."""
-    from papercls.data.io import read_csv_checked
-    from papercls.data.schema import TEST_OPTIONAL, TEST_REQUIRED, validate_test
-    from papercls.data.text import build_texts, template_fields
-
-    template = template or default_template()
-    template_fields(template)
-    df = validate_test(read_csv_checked(csv_path, TEST_REQUIRED, TEST_OPTIONAL), csv_path)
-    texts = build_texts(df, template)
-    probs = predict_probs(
-        model_dir, texts, max_length, batch_size, int8=int8, engine=engine, onnx_dir=onnx_dir
-    )
-    out = pd.DataFrame({"uuid": df["uuid"].tolist(), "label": predict_labels(probs, threshold)})
-    if with_prob:
-        out["prob"] = probs
-    with atomic_path(out_path) as tmp:
-        out.to_csv(tmp, index=False, lineterminator="\n")
-    return out

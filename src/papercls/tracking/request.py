@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from papercls.data.io import check_column_case
 from papercls.data.schema import TEST_REQUIRED, validate_test
 from papercls.data.text import FIELDS, build_texts
 from papercls.errors import InputError
@@ -100,6 +101,7 @@ def request_texts(
     taken as they are. Both kinds in one request is ambiguous and refused; so are CSV columns
     for a model logged without a template."""
     check_size(frame, max_rows)
+    check_column_case(SOURCE, [str(c) for c in frame.columns], [*FIELDS, TEXT_COLUMN], row=None)
     csv_columns = [c for c in FIELDS if c in frame.columns]
     if TEXT_COLUMN in frame.columns:
         if csv_columns:
