@@ -101,6 +101,10 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
         _lazy("papercls.inference.predict_cli", "predict_main"),
         "label any CSV with a trained model",
     ),
+    "spark-predict": (
+        _lazy("papercls.inference.spark", "main"),
+        "score a corpus on Spark with the registered model",
+    ),
     "report": (_lazy("papercls.report", "main"), "markdown diff of params and metrics"),
 }
 
@@ -110,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: papercls COMMAND [ARGS]\n\ncommands:")
         for name, (_, help_) in COMMANDS.items():
-            print(f"  {name:<12} {help_}")
+            print(f"  {name:<14} {help_}")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     return COMMANDS[argv[0]][0](argv[1:])
 
