@@ -30,7 +30,6 @@ BATCH = 64
 
 @pytest.fixture(scope="module")
 def spark():
-    pytest.importorskip("pyspark")
     from pyspark.sql import SparkSession
 
     with pytest.MonkeyPatch.context() as mp:
