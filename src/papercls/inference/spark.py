@@ -185,8 +185,9 @@ def spark_predict(spark, model_uri: str, input_path: str | Path, output: str | P
 
 
 def session(master: str | None):
-    """``(spark, started)``: the active session, else one started here (``master``, else
-    spark-submit's or Spark's default). A local master binds to 127.0.0.1, without the UI."""
+    """``(spark, started)``: the active session, else one started here on ``master`` (default:
+    spark-submit's when it launched this process, else ``local[*]``). A local master runs its
+    workers in this Python environment, bound to 127.0.0.1, without the UI."""
     import warnings
 
     from pyspark.sql import SparkSession
@@ -195,11 +196,13 @@ def session(master: str | None):
     active = SparkSession.getActiveSession()
     if active is not None:
         return active, False
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers in this environment
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit
+        master = "local[*]"
     builder = SparkSession.builder.appName("papercls spark-predict")
     if master:
         builder = builder.master(master)
-    if (master or "local").startswith("local"):
+    if master and master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = builder.config("spark.driver.host", "127.0.0.1")
         builder = builder.config("spark.ui.enabled", "false")
@@ -216,7 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--output", required=True, help="Parquet folder to write (replaced)")
     ap.add_argument("--model-uri", default=DEFAULT_MODEL_URI, help=f"default {DEFAULT_MODEL_URI}")
     ap.add_argument(
-        "--master", default=None, help="Spark master, e.g. local[2] (default: spark-submit's)"
+        "--master",
+        default=None,
+        help="Spark master, e.g. local[2] or spark://host:7077 (default: spark-submit's, "
+        "else local[*])",
     )
     return ap
 
