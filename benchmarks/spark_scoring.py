@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python benchmarks/spark_scoring.py", description=__doc__)
     ap.add_argument("--model-dir", type=Path, default=None, help="default: see above")
     ap.add_argument("--csv", type=Path, default=ROOT / "data" / "sample" / "test.csv")
-    ap.add_argument("--rows", type=int, default=512, help="rows scored (512)")
+    ap.add_argument("--rows", type=int, default=256, help="rows scored (256)")
     ap.add_argument("--max-length", type=int, default=128, help="random-head model only")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
