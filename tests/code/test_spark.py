@@ -133,6 +133,8 @@ def _write_bad(tmp_path: Path, sample_csv: Path, case: str) -> Path:
         rows = rows.drop(columns=["abstract"])
     elif case == "no text":
         rows.loc[3, ["title", "abstract"]] = ["\u3000 ", "\x1f"]  # blank to str.strip()
+    elif case == "empty uuid":
+        rows.loc[2, "uuid"] = " \t"
     elif case == "duplicate uuid":
         rows.loc[4, "uuid"] = rows.loc[1, "uuid"]
     folder = tmp_path / "in"
@@ -153,6 +155,7 @@ def _write_bad(tmp_path: Path, sample_csv: Path, case: str) -> Path:
             "no text",
             "file {dir}, column 'title': uuid '{uuid3}': both title and abstract are empty",
         ),
+        ("empty uuid", "file {dir}, column 'uuid': empty uuid (row titled {title2!r})"),
         ("duplicate uuid", "file {dir}, column 'uuid': duplicate uuid '{uuid1}' (2 rows)"),
     ],
 )
@@ -160,12 +163,13 @@ def test_bad_input_is_refused_and_nothing_is_written(
     spark, sample_csv, tmp_path, capsys, case, message
 ):
     folder = _write_bad(tmp_path, sample_csv, case)
-    uuids = pd.read_csv(sample_csv, dtype=str)["uuid"]
+    rows = pd.read_csv(sample_csv, dtype=str)
     out = tmp_path / "scored"
     argv = ["--input", str(folder), "--output", str(out), "--model-uri", str(tmp_path / "none")]
     assert spark_cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: " + message.format(dir=folder, uuid1=uuids[1], uuid3=uuids[3])
+    uuid1, title2, uuid3 = rows["uuid"][1], rows["title"][2], rows["uuid"][3]
+    assert err == "error: " + message.format(dir=folder, uuid1=uuid1, title2=title2, uuid3=uuid3)
     assert sorted(os.listdir(tmp_path)) == ["in"]
 
 

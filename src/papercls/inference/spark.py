@@ -108,8 +108,9 @@ def check_rows(papers, path: Path):
 
     papers = papers.withColumn("uuid", _stripped("uuid"))
     no_text = (_stripped("title") == "") & (_stripped("abstract") == "")
+    untitled = F.coalesce("title", "abstract", F.lit(""))
     found = papers.agg(
-        F.min(F.when(F.col("uuid") == "", F.coalesce("title", "abstract"))).alias("no_uuid"),
+        F.min(F.when(F.col("uuid") == "", untitled)).alias("no_uuid"),
         F.min(F.when(no_text, F.col("uuid"))).alias("no_text"),
     ).first()
     if found["no_uuid"] is not None:
