@@ -120,13 +120,17 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
         _lazy("papercls.inference.predict_cli", "predict_main"),
         "label any CSV with a trained model",
     ),
+    "spark-predict": (
+        _lazy("papercls.inference.spark", "main"),
+        "score a corpus on Spark with the registered model",
+    ),
     "report": (_lazy("papercls.report", "main"), "markdown diff of params and metrics"),
 }
 
 
 def usage() -> str:
     lines = ["usage: papercls COMMAND [ARGS]   (papercls --version)", "", "commands:"]
-    lines += [f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 
