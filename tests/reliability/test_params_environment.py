@@ -143,3 +143,30 @@ def test_unreachable_tracking_server(tmp_path: Path, fail: bool) -> None:
     line = _refused(proc, root, "tracking.fail_on_unavailable")
     assert "MLflow tracking server http://127.0.0.1:" in line and "unreachable" in line, line
     assert "s3cr3t-pw" not in proc.stdout + proc.stderr
+
+
+def test_the_check_stays_light(tmp_path: Path) -> None:
+    """Every branch of the check (a hub id, a remote server) imports neither torch, pandas,
+    transformers nor mlflow: the stage runs before every `dvc repro` and takes a fraction of a
+    second."""
+    root = _repo(tmp_path, baseline__backbone="some-org/not-cached", thresholds__expected_count=3)
+    script = (
+        "import runpy, sys\n"
+        f"sys.argv = [{str(ROOT / 'stages' / 'check_params.py')!r}]\n"
+        "try:\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    print('exit', e.code)\n"
+        "heavy = ('torch', 'pandas', 'transformers', 'mlflow', 'numpy')\n"
+        "print('heavy', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HF_"))}
+    environ.update(HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
+    environ["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{_closed_port()}"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=environ, capture_output=True, text=True
+    )
+    assert "exit 2" in proc.stdout, proc.stdout + proc.stderr
+    keys = [line.split(": ")[2] for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert keys == ["baseline.backbone", "tracking.fail_on_unavailable"], proc.stderr
+    assert "heavy []" in proc.stdout, proc.stdout

@@ -39,8 +39,6 @@ METHODS = ENSEMBLE_METHODS
 # would otherwise be an infinite logit that decides alone)
 EPS = 1e-7
 EnsembleConfig = Ensemble  # members (at least two trained models, distinct) and method
-DEFAULT_MEMBERS = Ensemble.model_fields["members"].default
-DEFAULT_METHOD = Ensemble.model_fields["method"].default
 
 
 def ensemble_config(section: dict[str, Any] | None) -> EnsembleConfig:
