@@ -110,6 +110,7 @@ ENCODER = Group(
         "keep_checkpoint": Field(boolean()),
         "max_epochs_this_run": Field(integer(1, nullable=True)),
         "progress": Field(boolean(nullable=True)),
+        "processes": Field(integer(1, note=" (1: one process; N > 1: torchrun starts N)")),
     },
     required=True,
 )

@@ -18,7 +18,7 @@ CLASS_WEIGHTS = ("none", "balanced")
 @dataclass
 class TrainConfig:
     max_length: int = 256
-    batch_size: int = 16
+    batch_size: int = 16  # the global batch: with N processes each trains on about 1/N of it
     grad_accum: int = 1
     epochs: int = 3
     lr: float = 5e-5
@@ -38,6 +38,9 @@ class TrainConfig:
     keep_checkpoint: bool = False  # keep the checkpoint after success (k-fold: until all folds)
     max_epochs_this_run: int | None = None  # stop (resumably) after this many epochs this call
     progress: bool | None = None  # tqdm bars; None = only on a terminal
+    # processes the train stage starts (torchrun) when not started by a launcher already; the
+    # loop itself trains with the processes it runs in (papercls.training.distributed)
+    processes: int = 1
 
     # Fields that do not change the trained weights (left out of the resume fingerprint).
     RUNTIME_FIELDS = frozenset(
@@ -48,6 +51,7 @@ class TrainConfig:
             "keep_checkpoint",
             "max_epochs_this_run",
             "progress",
+            "processes",
         }
     )
 
@@ -62,6 +66,8 @@ class TrainConfig:
                 setattr(self, f.name, float(value))
         if self.epochs < 1:
             raise ValueError("epochs must be >= 1")
+        if self.processes < 1:
+            raise ValueError(f"processes must be >= 1, got {self.processes}")
         if self.batch_size < 1 or self.grad_accum < 1:
             raise ValueError("batch_size and grad_accum must be >= 1")
         if not 0.0 <= self.warmup_ratio < 1.0:
