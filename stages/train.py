@@ -17,7 +17,7 @@ from pathlib import Path
 from papercls.config.params import load_params, repo_root
 from papercls.tracking import stage_main, stage_run
 from papercls.tracking.serving import log_servable, prepared_template
-from papercls.training.distributed import is_main_process, launched, relaunch
+from papercls.distributed import is_main_process, launched, relaunch
 from papercls.training.stage import run_training
 
 NAMES = ("baseline", "topline")

@@ -39,7 +39,7 @@ class TrainConfig:
     max_epochs_this_run: int | None = None  # stop (resumably) after this many epochs this call
     progress: bool | None = None  # tqdm bars; None = only on a terminal
     # processes the train stage starts (torchrun) when not started by a launcher already; the
-    # loop itself trains with the processes it runs in (papercls.training.distributed)
+    # loop itself trains with the processes it runs in (papercls.distributed)
     processes: int = 1
 
     # Fields that do not change the trained weights (left out of the resume fingerprint).

@@ -24,7 +24,7 @@ from papercls.inference.encoder import model_input_names, resolve_max_length, sh
 from papercls.training.batching import LengthGroupedBatchSampler, build_loaders, tokenize_frame
 from papercls.training.checkpoint import fingerprint
 from papercls.training.config import TrainConfig
-from papercls.training.distributed import force_cpu
+from papercls.distributed import force_cpu
 
 
 @dataclass
@@ -75,7 +75,7 @@ def make_accelerator(mixed_precision: str):
     """An Accelerator with ``mixed_precision``. Accelerate keeps one precision per process and
     refuses another; a later call in the same process (a second training with another
     precision) resets that per-precision state first (not the distributed one). Launched
-    processes without a GPU run on CPU with gloo (:func:`papercls.training.distributed.force_cpu`)."""
+    processes without a GPU run on CPU with gloo (:func:`papercls.distributed.force_cpu`)."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 

@@ -43,7 +43,7 @@ from papercls.inference.onnx.cache import cache_dir as onnx_cache_dir
 from papercls.models.backbone import resolve_backbone
 from papercls.models.fused_head import build_baseline, build_topline
 from papercls.training.config import TrainConfig
-from papercls.training.distributed import is_main_process, wait_for_everyone
+from papercls.distributed import is_main_process, wait_for_everyone
 from papercls.training.kfold import (
     clear_other_layouts,
     fold_dir,
