@@ -17,7 +17,7 @@ from pathlib import Path
 from papercls.config.params import load_params, repo_root
 from papercls.tracking import stage_main, stage_run
 from papercls.tracking.serving import log_servable, prepared_template
-from papercls.distributed import is_main_process, launched, relaunch
+from papercls.distributed import is_main_process, launched, relaunch, wait_for_everyone
 from papercls.training.stage import run_training
 
 NAMES = ("baseline", "topline")
@@ -38,16 +38,20 @@ def main(argv: list[str]) -> int:
     if isinstance(processes, int) and processes > 1 and not launched():
         relaunch(processes, str(Path(__file__).resolve()), argv)
     if not is_main_process():  # trains its part; the main process writes and logs
-        return 0 if _train(name, params, root, None).completed else 1
+        completed = _train(name, params, root, None).completed
+        wait_for_everyone()  # until the main process is done: torchrun stops all at an exit 1
+        return 0 if completed else 1
     logged = {name: params[name], "inference": params.get("inference")}
     with stage_run(f"train@{name}", {**logged, "tracking": params.get("tracking")}) as run:
         summary = _train(name, params, root, run.log_epoch)
         run.log_metrics(summary.metrics())
-        run.log_artifact(root / "metrics" / name / "history.csv")
+        if summary.history_csv is not None:  # not written by a run stopped to be resumed
+            run.log_artifact(summary.history_csv)
         if summary.completed:  # labels at 0.5 here; tune_thresholds registers the tuned one
             kind = "custom" if name == "topline" else "transformers"
             log_servable(run, summary.model_dir, kind, template=template)
     print(summary.headline())
+    wait_for_everyone()
     return 0 if summary.completed else 1
 
 
