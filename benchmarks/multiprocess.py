@@ -1,13 +1,13 @@
 """Training samples/s with 1 and with 2 processes on this CPU (gloo, torchrun).
 
-Usage: python benchmarks/multiprocess.py [--rows 128] [--max-length 64] [--backbone minilm]
-         [--processes 1,2]
+Usage: python benchmarks/multiprocess.py [--rows 64] [--max-length 64] [--backbone minilm]
+         [--processes 1,2] [--threads T]
 
 Each run is a fresh ``torchrun --standalone --nproc_per_node N`` of this script's worker, which
 trains one epoch of the project's loop (``papercls.training.loop.train``) on the first
 ``--rows`` rows of the bundled sample's train split (global batch 16, fp32) and reports the
 loop's samples/s (all processes together, batch loops only: no start-up, no validation). The
-cores are shared out: OMP_NUM_THREADS = cores / N per process. Prints the CPU, then one line
+cores are shared out: OMP_NUM_THREADS = cores / N per process (``--threads``: T each). Prints the CPU, then one line
 per process count and the speed-up.
 """
 
@@ -52,7 +52,7 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(processes: int, args: argparse.Namespace, cores: int) -> float:
+def _run(processes: int, args: argparse.Namespace, threads: int) -> float:
     from papercls.distributed import launcher_command
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +61,7 @@ def _run(processes: int, args: argparse.Namespace, cores: int) -> float:
             "--worker", "--out", str(out), "--rows", str(args.rows),
             "--max-length", str(args.max_length), "--backbone", args.backbone,
         ]  # fmt: skip
-        env = dict(os.environ, OMP_NUM_THREADS=str(max(1, cores // processes)))
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
         cmd = launcher_command(processes, __file__, worker)
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -73,10 +73,11 @@ def _run(processes: int, args: argparse.Namespace, cores: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=128)
+    parser.add_argument("--rows", type=int, default=64)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--backbone", default="minilm")
     parser.add_argument("--processes", default="1,2")
+    parser.add_argument("--threads", type=int, default=0, help="per process (0: cores / N)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -94,11 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     speeds = {}
     for n in (int(p) for p in args.processes.split(",")):
-        speeds[n] = _run(n, args, cores)
-        print(
-            f"{n} process(es) x {max(1, cores // n)} thread(s): "
-            f"{speeds[n]:.1f} training samples/s"
-        )
+        threads = args.threads or max(1, cores // n)
+        speeds[n] = _run(n, args, threads)
+        print(f"{n} process(es) x {threads} thread(s): {speeds[n]:.1f} training samples/s")
     if 1 in speeds and len(speeds) > 1:
         for n, s in speeds.items():
             if n != 1:
