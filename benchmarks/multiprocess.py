@@ -7,8 +7,8 @@ Each run is a fresh ``torchrun --standalone --nproc_per_node N`` of this script'
 trains one epoch of the project's loop (``papercls.training.loop.train``) on the first
 ``--rows`` rows of the bundled sample's train split (global batch 16, fp32) and reports the
 loop's samples/s (all processes together, batch loops only: no start-up, no validation). The
-cores are shared out: OMP_NUM_THREADS = cores / N per process (``--threads``: T each). Prints the CPU, then one line
-per process count and the speed-up.
+cores are shared out: OMP_NUM_THREADS = cores / N per process (``--threads``: T each). Prints
+the CPU, then one line per process count and the speed-up.
 """
 
 from __future__ import annotations

@@ -11,13 +11,12 @@ processes (unless a launcher started it); only the main process writes and logs.
 from __future__ import annotations
 
 import sys
-
 from pathlib import Path
 
 from papercls.config.params import load_params, repo_root
+from papercls.distributed import is_main_process, launched, relaunch, wait_for_everyone
 from papercls.tracking import stage_main, stage_run
 from papercls.tracking.serving import log_servable, prepared_template
-from papercls.distributed import is_main_process, launched, relaunch, wait_for_everyone
 from papercls.training.stage import run_training
 
 NAMES = ("baseline", "topline")

@@ -24,8 +24,13 @@ import yaml
 
 from papercls.config.check import check_params
 from papercls.distributed import force_cpu, launched, launcher_command, launcher_env
-from papercls.training.batching import PAD_LABEL, LengthGroupedBatchSampler, ShardedBatchSampler
-from papercls.training.batching import ListDataset, shard_of
+from papercls.training.batching import (
+    PAD_LABEL,
+    LengthGroupedBatchSampler,
+    ListDataset,
+    ShardedBatchSampler,
+    shard_of,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 HEAD = {"hidden": 16, "mean_weight": 1.0, "cls_weight": 1.0, "dropout": 0.0}
@@ -51,7 +56,9 @@ def test_two_processes_load_the_batches_of_one():
     lengths = np.random.default_rng(0).integers(3, 40, size=37)
     one = LengthGroupedBatchSampler(lengths, 7, seed=5)
     one.set_epoch(2)
-    samplers = [ShardedBatchSampler(LengthGroupedBatchSampler(lengths, 7, seed=5), r, 2) for r in (0, 1)]
+    samplers = [
+        ShardedBatchSampler(LengthGroupedBatchSampler(lengths, 7, seed=5), r, 2) for r in (0, 1)
+    ]
     for s in samplers:
         s.set_epoch(2)
     steps = list(zip(*samplers, strict=True))

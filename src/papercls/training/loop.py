@@ -6,8 +6,9 @@ tokenised once and batched by length (:mod:`papercls.training.batching`); ``batc
 global batch, of which each process trains on its part, with the loss normalised over the whole
 batch, so that N processes make the updates of one (up to float rounding). Validation
 predictions are gathered from all processes, so early stopping and the best epoch are decided
-on the same figures everywhere; only the main process writes checkpoints and the model. AdamW (no decay on biases/norms), linear warm-up and decay,
-gradient accumulation, clipping, optionally class-weighted cross-entropy (``class_weight``).
+on the same figures everywhere; only the main process writes checkpoints and the model.
+AdamW (no decay on biases/norms), linear warm-up and decay, gradient accumulation, clipping,
+optionally class-weighted cross-entropy (``class_weight``).
 Epochs are raised when needed to make at least ``min_steps`` optimizer updates, so that a small
 data set is not starved, and early stopping does not fire before those updates are made. Early
 stopping and the best epoch (whose weights are kept) follow ``select_metric`` on the validation

@@ -20,11 +20,11 @@ from typing import Any
 import pandas as pd
 import torch
 
+from papercls.distributed import force_cpu
 from papercls.inference.encoder import model_input_names, resolve_max_length, show_progress
 from papercls.training.batching import LengthGroupedBatchSampler, build_loaders, tokenize_frame
 from papercls.training.checkpoint import fingerprint
 from papercls.training.config import TrainConfig
-from papercls.distributed import force_cpu
 
 
 @dataclass

@@ -38,12 +38,12 @@ from transformers import AutoTokenizer, set_seed
 
 from papercls.config.params import section as params_section
 from papercls.data.stage_io import heldout_frame, read_prepared, test_set_frame, write_predictions
+from papercls.distributed import is_main_process, wait_for_everyone
 from papercls.inference.engine import Engine, from_params, predict_dir
 from papercls.inference.onnx.cache import cache_dir as onnx_cache_dir
 from papercls.models.backbone import resolve_backbone
 from papercls.models.fused_head import build_baseline, build_topline
 from papercls.training.config import TrainConfig
-from papercls.distributed import is_main_process, wait_for_everyone
 from papercls.training.kfold import (
     clear_other_layouts,
     fold_dir,
