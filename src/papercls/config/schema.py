@@ -140,7 +140,7 @@ class TrainConfig(Section):
     max_length: Int | None = Field(
         256, ge=MIN_MAX_LENGTH, description="null: the tokenizer's limit"
     )
-    batch_size: Int = Field(16, ge=1)
+    batch_size: Int = Field(16, ge=1)  # the global batch: with N processes each trains on 1/N
     grad_accum: Int = Field(1, ge=1)
     epochs: Int = Field(3, ge=1)
     lr: float = Field(5e-5, gt=0)
@@ -163,6 +163,9 @@ class TrainConfig(Section):
     keep_checkpoint: bool = False  # keep the checkpoint after success (k-fold: until all folds)
     max_epochs_this_run: Int | None = Field(None, ge=1)  # stop (resumably) after so many epochs
     progress: bool | None = None  # tqdm bars; None = only on a terminal
+    # processes the train stage starts (torchrun) when no launcher started it already; the loop
+    # trains with the processes it runs in (papercls.distributed)
+    processes: Int = Field(1, ge=1, le=THREADS_MAX)
 
     # Fields that do not change the trained weights (left out of the resume fingerprint).
     RUNTIME_FIELDS: ClassVar[frozenset[str]] = frozenset(
@@ -173,6 +176,7 @@ class TrainConfig(Section):
             "keep_checkpoint",
             "max_epochs_this_run",
             "progress",
+            "processes",
         }
     )
 

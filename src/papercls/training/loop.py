@@ -1,9 +1,14 @@
 """The one training loop of the encoder models (baseline, topline, their k-fold variants).
 
-``train()`` runs unchanged on CPU, on one GPU (bf16/fp16 autocast) and on several GPUs under
-``torchrun`` / ``accelerate launch`` (Accelerate). Texts are tokenised once and batched by
-length (:mod:`papercls.training.batching`). AdamW (no decay on biases/norms), linear warm-up and
-decay, gradient accumulation, clipping, optionally class-weighted cross-entropy (``class_weight``).
+``train()`` runs unchanged on CPU, on one GPU (bf16/fp16 autocast) and with several processes
+(GPUs, or CPUs with gloo) under ``torchrun`` / ``accelerate launch`` (Accelerate). Texts are
+tokenised once and batched by length (:mod:`papercls.training.batching`); ``batch_size`` is the
+global batch, of which each process trains on its part, with the loss normalised over the whole
+batch, so that N processes make the updates of one (up to float rounding). Validation
+predictions are gathered from all processes, so early stopping and the best epoch are decided
+on the same figures everywhere; only the main process writes checkpoints and the model.
+AdamW (no decay on biases/norms), linear warm-up and decay, gradient accumulation, clipping,
+optionally class-weighted cross-entropy (``class_weight``).
 Epochs are raised when needed to make at least ``min_steps`` optimizer updates, so that a small
 data set is not starved, and early stopping does not fire before those updates are made. Early
 stopping and the best epoch (whose weights are kept) follow ``select_metric`` on the validation
@@ -35,7 +40,7 @@ import torch
 from papercls.console import progress_bar
 from papercls.data.io import atomic_dir
 from papercls.data.stage_io import write_history
-from papercls.training.batching import LengthGroupedBatchSampler
+from papercls.training.batching import PAD_LABEL, LengthGroupedBatchSampler
 from papercls.training.checkpoint import (
     CheckpointDamaged,
     LoopState,
@@ -205,8 +210,6 @@ def _train_epoch(
 
     acc = run.accelerator
     set_seed(cfg.seed + epoch)
-    if hasattr(run.train_loader, "set_epoch"):  # Accelerate's loader re-sets it on iteration
-        run.train_loader.set_epoch(epoch)
     run.sampler.set_epoch(epoch)
     run.model.train()
     t0 = time.perf_counter()
@@ -216,12 +219,13 @@ def _train_epoch(
     bar = progress_bar(run.n_train, f"epoch {epoch + 1}/{run.epochs}", "samples", run.progress)
     run.optimizer.zero_grad(set_to_none=True)
     for i, batch in enumerate(run.train_loader):
+        batch = {k: v.to(acc.device) for k, v in batch.items()}
         group_start = (i // cfg.grad_accum) * cfg.grad_accum
         group_size = min(cfg.grad_accum, n - group_start)
         is_update = (i + 1) % cfg.grad_accum == 0 or i + 1 == n
-        loss = _forward_backward(run, batch, group_size, sync=is_update)
-        loss_sum += loss * batch["input_ids"].shape[0]
-        n_seen += batch["input_ids"].shape[0]
+        weighted_loss, rows = _forward_backward(run, batch, group_size, sync=is_update)
+        loss_sum += weighted_loss
+        n_seen += rows
         if is_update:
             _update(run, cfg)
             state.global_step += 1
@@ -233,18 +237,44 @@ def _train_epoch(
     return float(totals[0] / totals[1])
 
 
-def _forward_backward(run: LoopParts, batch, group_size: int, sync: bool) -> torch.Tensor:
+def _forward_backward(run: LoopParts, batch, group_size: int, sync: bool):
     """Loss of one batch, its gradient accumulated (scaled by the accumulation group's size);
-    gradients are synchronised across processes only on the group's last batch."""
+    gradients are synchronised across processes only on the group's last batch. Returns the
+    batch's mean loss times its rows, and its rows; with several processes, this process's
+    shares of both, which the epoch sums over all processes."""
     acc = run.accelerator
-    if sync or acc.num_processes == 1:
+    if acc.num_processes == 1:
         loss = _loss(run, batch)
         acc.backward(loss / group_size)
+        rows = batch["input_ids"].shape[0]
+        return loss.detach().float() * rows, rows
+    if sync:
+        share, rows_all, rows = _shared_loss(run, batch)
+        acc.backward(share * acc.num_processes / group_size)
     else:
         with acc.no_sync(run.model):
-            loss = _loss(run, batch)
-            acc.backward(loss / group_size)
-    return loss.detach().float()
+            share, rows_all, rows = _shared_loss(run, batch)
+            acc.backward(share * acc.num_processes / group_size)
+    return share.detach().float() * rows_all, rows
+
+
+def _shared_loss(run: LoopParts, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """This process's share of the (optionally class-weighted) mean cross-entropy of the global
+    batch: its rows' summed loss over the whole batch's weight (padding rows count for
+    nothing); the shares of all processes add up to the mean. Data-parallel training averages
+    the gradients over the N processes, hence the factor N at the backward pass. Also returns
+    the real rows of the global batch and of this process's part."""
+    labels = batch["labels"]
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    logits = run.model(**inputs).logits.float()
+    total = torch.nn.functional.cross_entropy(
+        logits, labels, weight=run.class_weights, reduction="sum", ignore_index=PAD_LABEL
+    )
+    real = labels != PAD_LABEL
+    weight = real.sum() if run.class_weights is None else run.class_weights[labels[real]].sum()
+    counts = torch.stack([weight.float(), real.sum().float()])
+    weight_all, rows_all = run.accelerator.reduce(counts, reduction="sum")
+    return total / weight_all, rows_all, counts[1]
 
 
 def _loss(run: LoopParts, batch) -> torch.Tensor:
@@ -269,15 +299,19 @@ def _update(run: LoopParts, cfg: TrainConfig) -> None:
 @torch.inference_mode()
 def _evaluate(model, loader, accelerator) -> tuple[float, np.ndarray, np.ndarray]:
     """Validation loss (unweighted cross-entropy), P(label == 1) and labels, gathered over all
-    processes."""
+    processes: every row once, in the order of one process (padding rows dropped)."""
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        model = model.module  # without the wrapper's collectives
     model.eval()
     all_logits, all_labels = [], []
     for batch in loader:
+        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
         labels = batch.pop("labels")
         logits = model(**batch).logits.float()
-        logits, labels = accelerator.gather_for_metrics((logits, labels))
-        all_logits.append(logits.cpu())
-        all_labels.append(labels.cpu())
+        logits, labels = accelerator.gather((logits, labels))
+        keep = labels != PAD_LABEL
+        all_logits.append(logits[keep].cpu())
+        all_labels.append(labels[keep].cpu())
     logits = torch.cat(all_logits)
     labels = torch.cat(all_labels)
     loss = torch.nn.functional.cross_entropy(logits, labels).item()

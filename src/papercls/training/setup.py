@@ -1,8 +1,15 @@
 """What one ``train()`` call works with, built before its first epoch: the seeded Accelerator,
 the tokenised train/valid loaders, the number of epochs (raised to reach ``min_steps``
 optimizer updates), the class weights of the loss, AdamW (no weight decay on biases and
-normalisation weights) with a linear warm-up/decay schedule over those epochs, all prepared by
-Accelerate, and the fingerprint that a checkpoint must match to be resumed from."""
+normalisation weights) with a linear warm-up/decay schedule over those epochs, the model and
+optimizer prepared by Accelerate, and the fingerprint that a checkpoint must match to be
+resumed from.
+
+The loaders are not handed to Accelerate: each process loads its part of every global batch
+(:class:`papercls.training.batching.ShardedBatchSampler`), so that the batches, the number of
+steps and the schedule are those of one process. Accelerate's own split_batches pads the last
+partial batch with rows of the first one (which would train on them twice) and needs
+``batch_size`` to be a multiple of the number of processes."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from papercls.distributed import force_cpu
 from papercls.inference.encoder import model_input_names, resolve_max_length, show_progress
 from papercls.training.batching import LengthGroupedBatchSampler, build_loaders, tokenize_frame
 from papercls.training.checkpoint import fingerprint
@@ -32,7 +40,7 @@ class LoopParts:
     train_loader: Any
     valid_loader: Any
     sampler: LengthGroupedBatchSampler  # the training sampler (its epoch is set by the loop)
-    batches_per_epoch: int  # per process
+    batches_per_epoch: int  # global batches (every process loads its part of each)
     epochs: int  # cfg.epochs, raised to reach cfg.min_steps optimizer updates
     class_weights: torch.Tensor | None  # cross-entropy weights per class (None: unweighted)
     max_length: int
@@ -60,14 +68,15 @@ def resolve_mixed_precision(value: str, caps=None) -> str:
 def make_accelerator(mixed_precision: str):
     """An Accelerator with ``mixed_precision``. Accelerate keeps one precision per process and
     refuses another; a later call in the same process (a second training with another
-    precision) resets that per-precision state first (not the distributed one)."""
+    precision) resets that per-precision state first (not the distributed one). Launched
+    processes without a GPU run on CPU with gloo (:func:`papercls.distributed.force_cpu`)."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
     shared = AcceleratorState._shared_state
     if shared and shared.get("_mixed_precision") not in (None, mixed_precision):
         AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(mixed_precision=mixed_precision)
+    return Accelerator(mixed_precision=mixed_precision, cpu=force_cpu())
 
 
 def planned_epochs(epochs: int, min_steps: int, updates_per_epoch: int) -> int:
@@ -128,12 +137,12 @@ def prepare_loop(
         cfg.eval_batch_size,
         cfg.seed,
         pad_to_multiple_of=8 if accelerator.device.type == "cuda" else None,
+        rank=accelerator.process_index,
+        world=accelerator.num_processes,
     )
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg.weight_decay), lr=cfg.lr)
-    model, optimizer, train_loader, valid_loader = accelerator.prepare(
-        model, optimizer, loaders.train, loaders.valid
-    )
-    batches_per_epoch = len(train_loader)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    batches_per_epoch = len(loaders.train)
     updates_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accum)
     epochs = planned_epochs(cfg.epochs, cfg.min_steps, updates_per_epoch)
     total_updates = updates_per_epoch * epochs
@@ -155,8 +164,8 @@ def prepare_loop(
         optimizer=optimizer,
         scheduler=scheduler,
         scaler=getattr(accelerator, "scaler", None),
-        train_loader=train_loader,
-        valid_loader=valid_loader,
+        train_loader=loaders.train,
+        valid_loader=loaders.valid,
         sampler=loaders.sampler,
         batches_per_epoch=batches_per_epoch,
         epochs=epochs,

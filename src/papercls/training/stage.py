@@ -15,6 +15,11 @@ scores makes those out-of-fold probabilities slightly optimistic; with the few e
 the effect is small, and it buys training on every labelled row. A finished fold survives an
 interruption (its checkpoint is kept until all folds are done), so a rerun only retrains what is
 missing.
+
+With several processes (``processes`` > 1, or a ``torchrun`` / ``accelerate launch`` start) every
+process trains (:mod:`papercls.training.loop`) and only the main one writes: it clears the fold
+layout, computes the held-out and test predictions from the saved model(s) and writes them and
+the history; the others return a summary without predictions.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from transformers import AutoTokenizer, set_seed
 
 from papercls.config.params import section as params_section
 from papercls.data.stage_io import heldout_frame, read_prepared, test_set_frame, write_predictions
+from papercls.distributed import is_main_process, wait_for_everyone
 from papercls.inference.engine import Engine, from_params, predict_dir
 from papercls.inference.onnx.cache import cache_dir as onnx_cache_dir
 from papercls.models.backbone import resolve_backbone
@@ -198,7 +204,7 @@ def run_training(
         summary, predictions = _train_kfold(job, *frames, on_epoch_end)
     else:
         summary, predictions = _train_single(job, *frames, on_epoch_end)
-    if predictions is None:  # interrupted: the checkpoints stay for the rerun
+    if predictions is None:  # interrupted (the checkpoints stay for the rerun), or not main
         return summary
     summary.heldout, summary.test = write_predictions(
         predictions_dir, name, predictions.heldout, predictions.test
@@ -240,7 +246,7 @@ def _train_single(
         history=result.history,
         train_samples_per_s=result.train_samples_per_s,
     )
-    if not result.completed:
+    if not result.completed or not is_main_process():
         return summary, None
     return summary, _Predictions(
         heldout_frame(valid_df, job.probs(job.out_root, valid_df["text"].tolist())),
@@ -259,7 +265,9 @@ def _train_kfold(
     probabilities of train then valid rows, test = the mean over the fold models."""
     labelled = labelled_rows(train_df, valid_df)
     folds = fold_ids(labelled)
-    clear_other_layouts(job.out_root, folds)
+    if is_main_process():
+        clear_other_layouts(job.out_root, folds)
+    wait_for_everyone()
     oof = np.full(len(labelled), np.nan)
     history: list[dict[str, float]] = []
     done: list[FoldSummary] = []
@@ -276,7 +284,8 @@ def _train_kfold(
         history += [{"fold": k, **row} for row in result.history]
         if not result.completed:
             break
-        oof[in_fold] = job.probs(out_dir, held["text"].tolist())
+        if is_main_process():
+            oof[in_fold] = job.probs(out_dir, held["text"].tolist())
     speeds = [f.train_samples_per_s for f in done if f.train_samples_per_s]
     summary = _summary(
         job,
@@ -288,7 +297,7 @@ def _train_kfold(
         train_samples_per_s=float(np.mean(speeds)) if speeds else None,
         folds=done,
     )
-    if not summary.completed:
+    if not summary.completed or not is_main_process():
         return summary, None
     test = job.probs(job.out_root, test_df["text"].tolist())  # mean over fold_<k>/ models
     return summary, _Predictions(heldout_frame(labelled, oof), test_set_frame(test_df, test))
