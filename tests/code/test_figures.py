@@ -193,6 +193,7 @@ def test_training_figure_tells_train_from_valid_and_frames_one_epoch(tmp_path):
     assert len(style) == 2  # train and valid drawn differently, not only by colour
     for ax in (loss_ax, f1_ax):
         assert ax.get_xlim() == (0.5, 1.5)  # the one epoch centred, not a 0.1-wide axis
+        assert list(ax.get_xticks()) == [1.0]  # whole epochs only
     # a single epoch: the values are written out (write_history: train 0.7, valid 0.7, F1 0.65)
     assert sorted(t.get_text() for t in loss_ax.texts) == ["0.7000", "0.7000"]
     assert [t.get_text() for t in f1_ax.texts] == ["0.6500"]

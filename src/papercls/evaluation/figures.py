@@ -129,7 +129,10 @@ def _pr_figure(curves: dict[str, pd.DataFrame], results: dict[str, dict], path: 
 def _epoch_axis(ax, epochs: list[int]) -> None:
     """Whole epochs on the x axis, with half an epoch of margin (a single epoch stays centred)."""
     ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(set(epochs)) <= 10:
+        ax.set_xticks(sorted(set(epochs)))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _training_figure(histories: dict[str, pd.DataFrame | None], path: Path) -> Path:
@@ -158,7 +161,9 @@ def draw_training(fig: Figure, histories: dict[str, pd.DataFrame | None]) -> Non
         if len(df) == 1:
             points = ((loss_ax, "train_loss"), (loss_ax, "valid_loss"), (f1_ax, "valid_f1"))
             for ax, column in points:
-                _value_label(ax, float(df["epoch"].iloc[0]), float(df[column].iloc[0]), color)
+                side = models.index(name) % 2  # models alternate sides: close values stay apart
+                x, y = float(df["epoch"].iloc[0]), float(df[column].iloc[0])
+                _value_label(ax, x, y, color, right=bool(side))
     for ax, title in ((loss_ax, "loss"), (f1_ax, "validation F1 at 0.5")):
         ax.set(title=title, xlabel="epoch")
         if shown:
@@ -171,9 +176,10 @@ def draw_training(fig: Figure, histories: dict[str, pd.DataFrame | None]) -> Non
     fig.suptitle(f"Training curves from metrics/<model>/history.csv{note}")
 
 
-def _value_label(ax, x: float, y: float, color: str) -> None:
-    ax.annotate(f"{y:.4f}", (x, y), textcoords="offset points", xytext=(8, 0), va="center",
-                color=color, fontsize="small")  # fmt: skip
+def _value_label(ax, x: float, y: float, color: str, right: bool) -> None:
+    offset, align = ((8, 0), "left") if right else ((-8, 0), "right")
+    ax.annotate(f"{y:.4f}", (x, y), textcoords="offset points", xytext=offset, va="center",
+                ha=align, color=color, fontsize="small")  # fmt: skip
 
 
 def render_evaluate_figures(
