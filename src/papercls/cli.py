@@ -29,14 +29,19 @@ def _split_settings(params_path: str | None) -> tuple[dict, str]:
 
 
 def _header(path: str) -> list[str]:
-    """The column names of a CSV's first line; [] when it cannot be read (the checks that
-    follow name the problem)."""
+    """The column names of a regular CSV file's first line; [] when it is not a regular file
+    (standard input is read once, by the checked reader; a device or FIFO is refused there) or
+    its first line cannot be read (the checks that follow name the problem)."""
+    import csv
+
     from papercls.data.io import header_names
 
     try:
+        if path == "-" or not Path(path).is_file():
+            return []
         with open(path, encoding="utf-8-sig", newline="") as fh:
             return header_names(fh.readline(1 << 20).rstrip("\r\n"))
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, csv.Error):
         return []
 
 
