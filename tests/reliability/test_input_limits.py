@@ -103,3 +103,16 @@ def test_field_over_the_field_limit_is_refused_with_its_row(tmp_path, monkeypatc
     assert cli_main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: file {path}, row 9: a field is longer than "), err
+
+
+def test_reading_leaves_the_process_csv_field_limit_as_it_was(tmp_path, monkeypatch):
+    """The field limit is csv-module-wide: other readers in the process (the params check's
+    row count) must not inherit the reader's limit."""
+    import csv
+
+    path = tmp_path / "ok.csv"
+    path.write_text(HEADER + ROWS, encoding="utf-8")
+    before = csv.field_size_limit()
+    monkeypatch.setattr(data_io, "MAX_FIELD_CHARS", 500)
+    assert cli_main(["validate", str(path), "--kind", "test"]) == 0
+    assert csv.field_size_limit() == before

@@ -101,11 +101,11 @@ def _check_records(path: Path, text: str, header: list[str]) -> None:
     has_nul = "\x00" in text  # found at C speed; the records are searched only when it is there
     if has_nul and "\x00" in _LINE_END.split(text, maxsplit=1)[0]:
         raise InputError(path, "the header holds a NUL byte (binary data?)", row=0)
-    csv.field_size_limit(MAX_FIELD_CHARS)
+    previous_limit = csv.field_size_limit(MAX_FIELD_CHARS)  # process-wide: put back below
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    next(reader, None)
     i = 0
     try:
+        next(reader, None)
         for i, rec in enumerate(reader, start=1):
             if rec and len(rec) != len(header):
                 raise InputError(
@@ -130,6 +130,8 @@ def _check_records(path: Path, text: str, header: list[str]) -> None:
         raise InputError(
             path, f"malformed CSV ({exc}); the file may be truncated", row=i + 1
         ) from None
+    finally:
+        csv.field_size_limit(previous_limit)
 
 
 def check_column_case(
