@@ -90,3 +90,12 @@ def test_html_server_is_an_error_naming_the_uri(repo, monkeypatch, capsys, html_
     line = _one_error(capsys)
     assert html_server in line and "not an MLflow tracking server" in line, line
     assert not (repo / "mlflow.db").exists()
+
+
+def test_an_unparseable_uri_is_not_taken_for_a_file_store() -> None:
+    """"http://user:pw@[::1" does not parse: the file-store check passes it on to the health
+    check, whose error is redacted (tests/reliability/test_secrets.py), instead of raising."""
+    from papercls.tracking.uri import is_file_store
+
+    assert is_file_store("http://user:pw@[::1") is False
+    assert is_file_store("file:///tmp/mlruns") is True

@@ -112,7 +112,10 @@ def is_remote(uri: str) -> bool:
 def is_file_store(uri: str) -> bool:
     """``file:`` URIs and plain paths (``./mlruns``): MLflow's file store, which MLflow 3
     refuses to open."""
-    scheme = urllib.parse.urlsplit(uri).scheme.lower()
+    try:
+        scheme = urllib.parse.urlsplit(uri).scheme.lower()
+    except ValueError:  # does not parse (e.g. an unclosed IPv6 address): the health check names it
+        return False
     return scheme == "file" or len(scheme) == 1 or (scheme == "" and uri != "databricks")
 
 
