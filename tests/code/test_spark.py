@@ -13,13 +13,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from test_serving import NAME, TEMPLATE, tiny_classifier_dir  # noqa: F401 (fixture)
+from test_serving import NAME, TEMPLATE, registry, tiny_classifier_dir  # noqa: F401 (fixtures)
 
 from papercls.data.schema import validate_test
 from papercls.data.text import build_texts
 from papercls.inference import spark as spark_cli
 from papercls.inference.predict_cli import predict_main
-from papercls.tracking import register_tuned, stage_run
 
 pytestmark = pytest.mark.slow
 
@@ -89,32 +88,14 @@ def expected(tiny_classifier_dir, sample_csv, tmp_path_factory) -> SimpleNamespa
     return SimpleNamespace(threshold=threshold, frame=frame)
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory, tiny_classifier_dir, expected) -> str:  # noqa: F811
-    """A temporary SQLite registry whose ``NAME@champion`` is the tiny model at the threshold."""
-    root = tmp_path_factory.mktemp("registry")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mp.setenv("DVC_ROOT", str(root))
-        mp.delenv("DVC_EXP_NAME", raising=False)
-        mp.chdir(root)
-        with stage_run("tune_thresholds", {"tracking": {"experiment": "spark"}}) as run:
-            line = register_tuned(
-                run, tiny_classifier_dir, NAME, 0.9, threshold=expected.threshold, template=TEMPLATE
-            )
-    assert "champion: True" in line
-    return uri
-
-
 def test_default_model_uri_is_the_registered_champion():
     assert spark_cli.DEFAULT_MODEL_URI == f"models:/{NAME}@champion"
 
 
 def test_spark_udf_scores_like_papercls_predict(
-    spark, registry, sample_csv, expected, tmp_path, monkeypatch, capsys
+    spark, registry, sample_csv, expected, tmp_path, monkeypatch, capsys  # noqa: F811
 ):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.uri)
     out = tmp_path / "scored"
     assert spark_cli.main(["--input", str(sample_csv), "--output", str(out)]) == 0
     assert f"wrote {out}: {ROWS} rows" in capsys.readouterr().out
